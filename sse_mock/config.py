@@ -1,0 +1,433 @@
+"""Configuration: one schema, validated once, at construction.
+
+A configuration is a mapping, or a path to a TOML or JSON file (YAML when PyYAML is installed),
+plus keyword options that override single top-level keys. :func:`load_config` checks every key
+against :data:`SCHEMA` and returns a frozen :class:`Config`; anything wrong raises
+:class:`ConfigError` naming the place (file), the key and what is allowed. Nothing is validated
+again at request time.
+
+The schema is data (:data:`SCHEMA`) so that the documentation's configuration reference is
+generated from it and cannot disagree with the validator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA", "Config", "ConfigError", "Key", "load_config", "load_file"]
+
+DEFAULT_REPLY = "Hello, this is a mocked chatbot. How can I help you?"
+
+DEFAULT_MODELS = (
+    "gpt-4o-mini",
+    "gpt-4o",
+    "gpt-4.1",
+    "o4-mini",
+    "claude-sonnet-4-5",
+    "claude-opus-4-1",
+    "claude-3-5-haiku-latest",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range.
+
+    The message names the place (a file, or "options"), the key (dotted for nested tables, with
+    the rule number for rules) and what is allowed.
+    """
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type, default, bounds and a one-line description."""
+
+    name: str
+    type: str  # bool | int | number | str | str-list | origins | table | list | map-number
+    default: Any
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    keys: tuple[Key, ...] = ()  # the sub-keys of a table
+    check: Callable[[Any, str], Any] | None = None  # extra validation; returns the value
+
+    def describe_type(self) -> str:
+        """Human words for what this key accepts (used in errors and in the docs)."""
+        words = {
+            "bool": "true or false",
+            "int": "a whole number",
+            "number": "a number",
+            "str": "a string",
+            "str-list": "a list of strings",
+            "origins": '"*" or a list of origins like "http://localhost:5173"',
+            "table": "a table",
+            "list": "a list of tables",
+            "map-number": "a table of numbers",
+        }[self.type]
+        if self.choices:
+            words = "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.minimum is not None and self.maximum is not None:
+            words += f" from {_num(self.minimum)} to {_num(self.maximum)}"
+        elif self.minimum is not None:
+            words += f" ≥ {_num(self.minimum)}"
+        return words
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _check_prefix(value: str, where: str) -> str:
+    # The prefix is compared with PATH_INFO, which always starts with "/" (PEP 3333).
+    if value in ("", "/"):
+        return ""
+    if not value.startswith("/") or value.endswith("/") or "//" in value:
+        raise ConfigError(
+            f"{where}: expected a path like \"/mock\" (leading slash, no trailing slash), "
+            f"got {value!r}"
+        )
+    if re.search(r"[\s?#%]", value):
+        raise ConfigError(f"{where}: the prefix may not contain spaces, '?', '#' or '%': {value!r}")
+    return value
+
+
+_ORIGIN_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s?#]+$|^null$", re.IGNORECASE)
+
+
+def _check_origins(value: Any, where: str) -> tuple[str, ...]:
+    if value == "*":
+        return ("*",)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{where}: expected "*" or a list of origins, got {value!r}')
+    for origin in value:
+        if origin != "*" and not _ORIGIN_RE.match(origin):
+            raise ConfigError(
+                f'{where}: {origin!r} is not an origin (scheme://host[:port], no path), or "*"'
+            )
+    return tuple(o.lower() if o != "*" else o for o in value)
+
+
+def _check_models(value: Sequence[str], where: str) -> tuple[str, ...]:
+    if not value:
+        raise ConfigError(f"{where}: the model list may not be empty")
+    return tuple(value)
+
+
+# Late-bound checkers for keys whose meaning lives in another module (rules, chaos): set by
+# those modules at import time so that config.py stays free of scenario logic.
+EXTRA_CHECKS: dict[str, Callable[[Any, str], Any]] = {}
+
+
+def _deferred(name: str) -> Callable[[Any, str], Any]:
+    def check(value: Any, where: str) -> Any:
+        if name not in EXTRA_CHECKS:
+            from . import rules  # noqa: F401  (registers the checks)
+        fn = EXTRA_CHECKS.get(name)
+        return fn(value, where) if fn is not None else value
+
+    return check
+
+
+CORS_KEYS = (
+    Key("origins", "origins", ("*",), 'Allowed origins: "*" (reflect any well-formed Origin) '
+        "or a list of exact origins.", check=_check_origins),
+    Key("credentials", "bool", False, "Send Access-Control-Allow-Credentials: true (the Origin "
+        "is then always reflected, never *)."),
+    Key("allow_null_origin", "bool", False, 'Also accept "Origin: null" (pages opened from '
+        "file:// or sandboxed frames). Off by default: any sandboxed document can claim it."),
+    Key("max_age", "int", 600, "Access-Control-Max-Age of preflight answers, in seconds.",
+        minimum=0, maximum=86400),
+    Key("private_network", "bool", False, "Answer Chrome's Private Network Access preflights "
+        "(Access-Control-Allow-Private-Network: true)."),
+)
+
+RATELIMIT_KEYS = (
+    Key("limit_requests", "int", 10000, "x-ratelimit-limit-requests", minimum=0),
+    Key("limit_tokens", "int", 10000000, "x-ratelimit-limit-tokens", minimum=0),
+    Key("remaining_requests", "int", 9999, "x-ratelimit-remaining-requests", minimum=0),
+    Key("remaining_tokens", "int", 9999000, "x-ratelimit-remaining-tokens", minimum=0),
+    Key("reset_requests", "str", "6ms", "x-ratelimit-reset-requests (a Go-style duration)"),
+    Key("reset_tokens", "str", "1ms", "x-ratelimit-reset-tokens (a Go-style duration)"),
+)
+
+SCHEMA: tuple[Key, ...] = (
+    Key("enabled", "bool", True, "false: every request goes to the wrapped app untouched."),
+    Key("prefix", "str", "/mock", "Where the default routes mount (matched on PATH_INFO).",
+        check=_check_prefix),
+    Key("reply", "str", DEFAULT_REPLY, "The text streamed when no rule says otherwise."),
+    Key("echo", "bool", False, "Answer with the last user message instead of `reply`."),
+    Key("delay", "number", 0.5, "Seconds between tokens (0 = as fast as the client reads).",
+        minimum=0, maximum=3600),
+    Key("tokens_per_second", "number", 0.0, "Alternative to `delay`: tokens per second "
+        "(0 = use `delay`).", minimum=0, maximum=1e6),
+    Key("first_token_delay", "number", 0.0, "Seconds before the first token (time to first "
+        "token).", minimum=0, maximum=3600),
+    Key("jitter", "number", 0.0, "Random spread of each interval, as a fraction of it "
+        "(0.2 = ±20 %), drawn from the seed.", minimum=0, maximum=1),
+    Key("heartbeat", "number", 15.0, 'Seconds of silence before a ": ping" comment (0 = never).',
+        minimum=0, maximum=3600),
+    Key("retry", "int", 0, "SSE `retry:` hint in milliseconds sent first on the plain stream "
+        "(0 = none). Never sent on OpenAI streams (PROTOCOLS.md §5.2).", minimum=0),
+    Key("seed", "int", 0, "One seed for jitter and chaos: same seed, same run."),
+    Key("strict", "bool", False, "When no rule matches, answer an error naming the nearest "
+        "rule instead of the default reply."),
+    Key("max_body_size", "int", 1048576, "Largest request body accepted, in bytes (→ 413).",
+        minimum=1024),
+    Key("require_api_key", "bool", False, "Answer 401 in the provider's shape when the request "
+        "carries no API key."),
+    Key("models", "str-list", DEFAULT_MODELS, "Model ids listed by /v1/models.",
+        check=_check_models),
+    Key("journal_size", "int", 1000, "How many requests the in-memory journal keeps "
+        "(0 = no journal).", minimum=0, maximum=1000000),
+    Key("lorem_tokens", "int", 0, "When > 0, every default reply is a deterministic lorem "
+        "ipsum text of this many tokens (for load tests).", minimum=0, maximum=1000000),
+    Key("chaos", "map-number", {}, "Probability per fault kind, drawn per request from the "
+        "seed, e.g. {rate_limit = 0.1}.", check=_deferred("chaos")),
+    Key("cors", "table", {}, "Cross-origin policy (PROTOCOLS.md §6.5).", keys=CORS_KEYS),
+    Key("ratelimit", "table", {}, "Values of the x-ratelimit-* headers on OpenAI routes.",
+        keys=RATELIMIT_KEYS),
+    Key("rules", "list", (), "Reply rules, first match wins (see the scenarios page).",
+        check=_deferred("rules")),
+    Key("fixtures", "str-list", (), "Files of rules (TOML, JSON or YAML) appended after `rules`.",
+        check=_deferred("fixtures")),
+)
+
+_BY_NAME = {k.name: k for k in SCHEMA}
+
+
+@dataclass(frozen=True)
+class CORSConfig:
+    origins: tuple[str, ...] = ("*",)
+    credentials: bool = False
+    allow_null_origin: bool = False
+    max_age: int = 600
+    private_network: bool = False
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    limit_requests: int = 10000
+    limit_tokens: int = 10000000
+    remaining_requests: int = 9999
+    remaining_tokens: int = 9999000
+    reset_requests: str = "6ms"
+    reset_tokens: str = "1ms"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration. Build it with :func:`load_config`."""
+
+    enabled: bool = True
+    prefix: str = "/mock"
+    reply: str = DEFAULT_REPLY
+    echo: bool = False
+    delay: float = 0.5
+    tokens_per_second: float = 0.0
+    first_token_delay: float = 0.0
+    jitter: float = 0.0
+    heartbeat: float = 15.0
+    retry: int = 0
+    seed: int = 0
+    strict: bool = False
+    max_body_size: int = 1048576
+    require_api_key: bool = False
+    models: tuple[str, ...] = DEFAULT_MODELS
+    journal_size: int = 1000
+    lorem_tokens: int = 0
+    chaos: Mapping[Any, float] = field(default_factory=dict)  # Fault → probability
+    cors: CORSConfig = field(default_factory=CORSConfig)
+    ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    rules: tuple[Any, ...] = ()
+    fixtures: tuple[Any, ...] = ()
+    source: str = "defaults"  # where the configuration came from, for messages
+
+    @property
+    def interval(self) -> float:
+        """Seconds between tokens: `tokens_per_second` wins over `delay` when set."""
+        if self.tokens_per_second > 0:
+            return 1.0 / self.tokens_per_second
+        return self.delay
+
+
+def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML, JSON or YAML file into a mapping; errors name the file."""
+    p = Path(path)
+    where = str(p)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the configuration file: {exc.strerror}") from None
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data: Any = tomllib.loads(raw.decode("utf-8"))
+        elif suffix == ".json":
+            data = json.loads(raw.decode("utf-8"))
+        elif suffix in (".yaml", ".yml"):
+            try:
+                import yaml  # type: ignore[import-untyped]
+            except ImportError:
+                raise ConfigError(
+                    f"{where}: YAML configuration needs PyYAML (pip install pyyaml); "
+                    "or use TOML or JSON"
+                ) from None
+            data = yaml.safe_load(raw.decode("utf-8"))
+        else:
+            raise ConfigError(f"{where}: unknown file type {suffix!r}; use .toml, .json or .yaml")
+    except ConfigError:
+        raise
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: the file is not UTF-8") from None
+    except Exception as exc:  # tomllib / json / yaml syntax errors
+        raise ConfigError(f"{where}: cannot parse: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{where}: the top level must be a table/object, got {type(data).__name__}"
+        )
+    return data
+
+
+def _check(key: Key, value: Any, where: str) -> Any:
+    t = key.type
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    elif t in ("int", "number"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if t == "number" and isinstance(value, float):
+            ok = math.isfinite(value)
+        if not ok:
+            raise ConfigError(f"{where}: expected {key.describe_type()}, got {value!r}")
+        if (key.minimum is not None and value < key.minimum) or (
+            key.maximum is not None and value > key.maximum
+        ):
+            raise ConfigError(f"{where}: expected {key.describe_type()}, got {value!r}")
+        if t == "number":
+            value = float(value)
+    elif t == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        if key.choices and value not in key.choices:
+            raise ConfigError(f"{where}: expected {key.describe_type()}, got {value!r}")
+    elif t == "str-list":
+        if isinstance(value, str) or not isinstance(value, list | tuple) or not all(
+            isinstance(v, str) for v in value
+        ):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        value = tuple(value)
+    elif t == "map-number":
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table of numbers, got {value!r}")
+    elif t == "list":
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list of tables, got {value!r}")
+        value = tuple(value)
+    elif t == "table":
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        value = _check_table(key.keys, value, where)
+    if key.check is not None:
+        value = key.check(value, where)
+    return value
+
+
+def _check_table(keys: Sequence[Key], values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    by_name = {k.name: k for k in keys}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        key = by_name.get(name)
+        if key is None:
+            raise ConfigError(
+                f"{where}: unknown key {name!r}; allowed: {', '.join(sorted(by_name))}"
+            )
+        out[name] = _check(key, value, f"{where}.{name}")
+    return out
+
+
+def _place(where: str, key: str) -> str:
+    return f"{where}: key {key!r}" if where else f"key {key!r}"
+
+
+def load_config(
+    config: Mapping[str, Any] | str | os.PathLike[str] | Config | None = None,
+    /,
+    **options: Any,
+) -> Config:
+    """Validate `config` (mapping, file path, :class:`Config` or None) plus keyword overrides."""
+    if isinstance(config, Config):
+        if not options:
+            return config
+        raise ConfigError("options: pass either a Config object or keyword options, not both")
+    source = "defaults"
+    base: dict[str, Any] = {}
+    base_dir: Path | None = None
+    if isinstance(config, str | os.PathLike):
+        base = load_file(config)
+        source = str(config)
+        base_dir = Path(config).resolve().parent
+    elif isinstance(config, Mapping):
+        base = dict(config)
+        source = "config"
+    elif config is not None:
+        raise ConfigError(
+            f"config: expected a mapping, a path to a TOML/JSON/YAML file or None, "
+            f"got {type(config).__name__}"
+        )
+    merged = dict(base)
+    for name, value in options.items():
+        key = _BY_NAME.get(name)
+        if key is not None and key.type == "table" and isinstance(value, Mapping):
+            old = merged.get(name)
+            merged[name] = {**old, **value} if isinstance(old, Mapping) else dict(value)
+        else:
+            merged[name] = value
+        if source == "defaults":
+            source = "options"
+
+    from .rules import BASE_DIR  # relative file names in rules resolve against the file's dir
+
+    token = BASE_DIR.set(base_dir)
+    try:
+        values: dict[str, Any] = {}
+        for name, value in merged.items():
+            key = _BY_NAME.get(name)
+            where = f"{source}: key {name!r}" if name not in options else f"options: key {name!r}"
+            if key is None:
+                near = _nearest(name, _BY_NAME)
+                hint = f" (did you mean {near!r}?)" if near else ""
+                raise ConfigError(
+                    f"{where} is unknown{hint}; allowed keys: {', '.join(sorted(_BY_NAME))}"
+                )
+            values[name] = _check(key, value, where)
+    finally:
+        BASE_DIR.reset(token)
+
+    cors = values.pop("cors", {})
+    ratelimit = values.pop("ratelimit", {})
+    cfg = Config(
+        **values,
+        cors=CORSConfig(**cors),
+        ratelimit=RateLimitConfig(**ratelimit),
+        source=source,
+    )
+    return cfg
+
+
+def _nearest(name: str, names: Mapping[str, Any]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return found[0] if found else None

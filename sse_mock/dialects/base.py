@@ -1,0 +1,232 @@
+"""The seams between the pipeline's steps, in no provider's words.
+
+``Prompt`` (what the client asked) → ``Reply`` (what to say) → ``Frame`` s (how one provider says
+it, as whole SSE events) → pacing → bytes. A :class:`Dialect` is pure: no clock, no WSGI; it
+parses a provider's JSON request into a ``Prompt`` and renders a ``Reply`` as frames or as the
+non-streaming JSON object. Errors are raised as :class:`MockError` (provider-neutral ``kind``) and
+rendered by the route's :class:`ErrorShape` in the provider's own JSON shape (PROTOCOLS.md §2.6,
+§4.5).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+__all__ = [
+    "Dialect",
+    "ErrorShape",
+    "Frame",
+    "Message",
+    "MockError",
+    "Prompt",
+    "Reply",
+    "StreamContext",
+    "ToolCall",
+    "Usage",
+    "dumps",
+    "random_id",
+]
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON; never contains a raw CR/LF, so one `data:` line per event (§1.8 F-13).
+
+    ``ensure_ascii`` stays on: U+2028/U+2029/U+0085 raw in a line break clients that split
+    decoded text with ``str.splitlines()`` (§1.8 F-13).
+    """
+    return json.dumps(obj, separators=(",", ":"))
+
+
+_ALNUM = string.ascii_letters + string.digits
+_HEX = "0123456789abcdef"
+
+
+def random_id(prefix: str, length: int, alphabet: str = _ALNUM) -> str:
+    """A realistic-looking id such as ``chatcmpl-`` + 29 alphanumerics (§2.3)."""
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def request_id_openai() -> str:
+    return "req_" + secrets.token_hex(16)  # "req_" + 32 lowercase hex (§2.2)
+
+
+def request_id_anthropic() -> str:
+    return random_id("req_", 24)  # "req_" + 24 base62 (§5.5)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model makes: a name and its JSON arguments (as text)."""
+
+    name: str
+    arguments: str = "{}"
+    id: str = ""  # "" → the dialect makes one in the provider's format
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to say, in no provider's words.
+
+    ``finish`` is neutral: "stop", "length", "tool_calls", "content_filter" or
+    "stop_sequence"; None means "tool_calls" when there are tool calls, else "stop".
+    """
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish: str | None = None
+    usage: Usage | None = None
+
+    @property
+    def finish_reason(self) -> str:
+        if self.finish is not None:
+            return self.finish
+        return "tool_calls" if self.tool_calls else "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str  # "system" | "user" | "assistant" | "tool"
+    text: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the client asked, in no provider's words."""
+
+    route: str  # the dialect name, e.g. "openai-chat"
+    model: str = ""
+    messages: tuple[Message, ...] = ()
+    stream: bool = False
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    n: int = 1
+    include_usage: bool = False
+    tools: tuple[str, ...] = ()
+    has_tool_results: bool = False
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def system(self) -> str:
+        return "\n".join(m.text for m in self.messages if m.role == "system")
+
+    @property
+    def last_user(self) -> str:
+        for m in reversed(self.messages):
+            if m.role == "user":
+                return m.text
+        return ""
+
+    @property
+    def turn(self) -> int:
+        """1 for the first user message, 2 for the second, …"""
+        return sum(1 for m in self.messages if m.role == "user")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One or more complete SSE events (never a fragment, §1.8 F-14).
+
+    ``token``: the frame carries one content token (counted by ``error_after:N`` and the like),
+    so the pacer spaces it by the token interval. ``paced``: spaced like a token without being
+    one (the plain stream's ``[DONE]``). Other frames leave as soon as the frames before them
+    have left. ``pause``: extra seconds of silence before this frame (a stall).
+    """
+
+    data: bytes
+    token: bool = False
+    paced: bool = False
+    pause: float = 0.0
+
+
+@dataclass
+class StreamContext:
+    """Per-response values a dialect needs: ids and timestamps, fixed for one response."""
+
+    id: str
+    created: int
+    model: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, id: str, model: str) -> StreamContext:
+        return cls(id=id, created=int(time.time()), model=model)
+
+
+class MockError(Exception):
+    """An error answer, in no provider's words; an :class:`ErrorShape` renders it.
+
+    ``kind``: invalid_request, authentication, permission, not_found, method_not_allowed,
+    request_too_large, unsupported_media_type, rate_limit, server_error, overloaded, timeout.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request",
+        param: str | None = None,
+        code: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+        self.param = param
+        self.code = code
+        self.headers = list(headers)
+
+
+class ErrorShape(Protocol):
+    """How one provider family words errors and which headers it puts on every answer."""
+
+    name: str
+
+    def new_request_id(self) -> str: ...
+
+    def headers(self, request_id: str, environ: Mapping[str, Any]) -> list[tuple[str, str]]: ...
+
+    def error_body(self, error: MockError, request_id: str) -> bytes: ...
+
+
+class Dialect(Protocol):
+    """How one provider says a reply: pure, no clock, no WSGI."""
+
+    name: ClassVar[str]
+    path: ClassVar[str]  # relative to the prefix, e.g. "/v1/chat/completions"
+    family: ClassVar[str]  # "openai" | "anthropic": which ErrorShape words its errors
+
+    def parse(self, body: Mapping[str, Any]) -> Prompt:
+        """Validate a decoded JSON body; raise MockError (400, with ``param``) when wrong."""
+        ...
+
+    def new_context(self, prompt: Prompt) -> StreamContext: ...
+
+    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
+        """The whole stream, start to terminator, as frames of whole events."""
+        ...
+
+    def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
+        """The non-streaming JSON object."""
+        ...
+
+    def in_band_error(self, error: MockError, ctx: StreamContext) -> bytes:
+        """A mid-stream error event, in the provider's own shape (§2.6, §3.4, §4.5)."""
+        ...
+
+    def end_of_stream(self, ctx: StreamContext) -> bytes:
+        """What follows an in-band error (e.g. ``data: [DONE]``), or b""."""
+        ...

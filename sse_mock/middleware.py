@@ -1,0 +1,248 @@
+"""``SSEMockMiddleware``: a WSGI middleware that answers configured paths with mocked LLM
+streams and hands every other request to the wrapped application untouched.
+
+.. code-block:: python
+
+    from sse_mock import SSEMockMiddleware
+
+    app.wsgi_app = SSEMockMiddleware(app.wsgi_app, delay=0.1)   # Flask
+    # curl -N http://localhost:5000/mock/stream
+
+Deliberate divergences (choices a future reader might wrongly "fix"):
+
+Divergence #1: ``start_response`` is called before the stream's generator is returned, and the
+    first chunk is a bare comment line (``: ok``), so every server sends the headers at once
+    (PEP 3333 lets servers hold them until the first non-empty write; PROTOCOLS.md §5.4).
+Divergence #2: no ``Connection``, ``Keep-Alive`` or ``Transfer-Encoding`` header, ever: they are
+    hop-by-hop and forbidden to WSGI applications (PEP 3333; ``wsgiref`` asserts, §5.4). The
+    server chooses the framing.
+Divergence #3: no ``Content-Length`` on streams; ``Cache-Control: no-cache, no-transform`` and
+    ``X-Accel-Buffering: no`` keep proxies and compressors from buffering (§5.3).
+Divergence #4: a request that does not match is passed on as the same call, with no wrapper
+    around the application's iterable: its ``close()`` is the server's business, not ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .config import Config, load_config
+from .controls import read_controls
+from .cors import CORSPolicy
+from .dialects.base import ErrorShape, MockError
+from .dialects.shapes import AnthropicShape, OpenAIShape, PlainShape
+from .faults import StreamAbort
+from .journal import Journal
+from .pacing import Pacer
+from .routes import Answer, Call, Route, build_routes, status_line
+from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["SSEMockMiddleware", "wrap"]
+
+log = logging.getLogger("sse_mock")
+
+#: PROTOCOLS.md §5.5: every SSE stream.
+STREAM_HEADERS = [
+    ("Content-Type", "text/event-stream; charset=utf-8"),
+    ("Cache-Control", "no-cache, no-transform"),
+    ("X-Accel-Buffering", "no"),
+]
+JSON_TYPE = ("Content-Type", "application/json")
+
+
+class SSEMockMiddleware:
+    """Answer the mock's routes; pass everything else to `app` untouched.
+
+    :param app: The WSGI application to wrap.
+    :param config: A mapping, a path to a TOML/JSON (or YAML) file, or None for the defaults.
+    :param options: Single configuration keys that override `config`, e.g. ``delay=0``.
+
+    The configuration is validated here, once: a bad key raises
+    :class:`~sse_mock.config.ConfigError` naming it. ``journal`` holds what was served.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        config: Mapping[str, Any] | str | os.PathLike[str] | Config | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.config = cfg = load_config(config, **options)
+        self.enabled = cfg.enabled
+        self.cors = CORSPolicy(cfg.cors)
+        self.journal = Journal(cfg.journal_size)
+        self.scenario = Scenario(cfg)
+        self.pacer = Pacer()
+        self._shapes: dict[str, ErrorShape] = {
+            "openai": OpenAIShape(cfg.ratelimit),
+            "anthropic": AnthropicShape(),
+            "plain": PlainShape(),
+        }
+        self._prefix = cfg.prefix
+        self._exact: dict[str, Route] = {}
+        self._prefixed: list[Route] = []
+        for route in build_routes(self):
+            if route.prefix_match:
+                self._prefixed.append(route)
+            else:
+                self._exact[route.path] = route
+        self._warned_single_thread = False
+        if self.enabled:
+            log.info("sse_mock: mock active at %s/ (%s)", self._prefix, ", ".join(self.paths()))
+
+    def paths(self) -> list[str]:
+        """The full paths this middleware answers (for start-up messages)."""
+        out = [self._prefix + p for p in self._exact]
+        out += [self._prefix + r.path + "{id}" for r in self._prefixed]
+        return out
+
+    # -- WSGI ------------------------------------------------------------------------------
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if not self.enabled:
+            return self.app(environ, start_response)
+        path: str = environ.get("PATH_INFO") or "/"
+        if not path.startswith(self._prefix):
+            return self.app(environ, start_response)
+        rest = path[len(self._prefix):]
+        route = self._exact.get(rest)
+        sub = ""
+        if route is None:
+            for candidate in self._prefixed:
+                if rest.startswith(candidate.path) and len(rest) > len(candidate.path):
+                    route, sub = candidate, rest[len(candidate.path):]
+                    break
+            else:
+                return self.app(environ, start_response)
+        return self._serve(route, sub, environ, start_response)
+
+    def _serve(
+        self, route: Route, sub: str, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        environ["sse_mock.start"] = time.monotonic()
+        method = environ.get("REQUEST_METHOD", "GET")
+        shape = self._shapes[route.family]
+        cors = self.cors
+        if method == "OPTIONS":
+            # CORS preflight: answered before routing, auth and faults (§6.2).
+            if "HTTP_ORIGIN" in environ and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+                headers = cors.preflight_headers(environ)
+            else:
+                headers = [("Allow", route.allow), *cors.response_headers(environ)]
+            start_response("204 No Content", headers)
+            return []
+        if not self._warned_single_thread and environ.get("wsgi.multithread") is False and (
+            environ.get("wsgi.multiprocess") is not True or "gunicorn.socket" in environ
+        ):
+            self._warned_single_thread = True
+            log.warning(
+                "sse_mock: this WSGI server runs one request at a time (wsgi.multithread is "
+                "false): while a mock stream is open every other request waits. Use a threaded "
+                "server (flask run, waitress, gunicorn -k gthread or -k gevent).")
+        head = method == "HEAD"
+        entry = self.journal.start(method, path_of(environ), route.name)
+        request_id = shape.new_request_id()
+        entry.request_id = request_id
+        try:
+            if (method if not head else "GET") not in route.methods:
+                raise MockError(
+                    405, f"Method {method} is not allowed on this route; use {route.allow}.",
+                    kind="method_not_allowed", headers=[("Allow", route.allow)])
+            controls = read_controls(environ)
+            answer = route.handler(Call(environ, controls, entry, sub))
+        except MockError as error:
+            answer = Answer(status=error.status, headers=error.headers,
+                            body=shape.error_body(error, request_id))
+            entry.outcome = "fault" if error.status in (429, 529) or error.status >= 500 or (
+                entry.fault) else "error"
+        except Exception as exc:  # a bug: answer in the client's shape, keep the traceback
+            log.exception("sse_mock: error while answering %s", path_of(environ))
+            bug = MockError(500, f"sse_mock internal error: {type(exc).__name__}",
+                            kind="server_error")
+            answer = Answer(status=500, body=shape.error_body(bug, request_id))
+            entry.outcome = "error"
+        entry.status = answer.status
+        headers = _merge(shape.headers(request_id, environ), answer.headers)
+        headers += cors.response_headers(environ)
+        if answer.chunks is not None and answer.status == 200 and not answer.body:
+            start_response(status_line(200), [*STREAM_HEADERS, *headers])
+            if head:
+                _close(answer.chunks)
+                Journal.end(entry, "completed")
+                return []
+            return self._stream(answer.chunks, entry)
+        body = answer.body
+        if answer.status == 204:
+            start_response(status_line(204), headers)
+            if entry.outcome == "in progress":
+                Journal.end(entry, "completed")
+            return []
+        start_response(status_line(answer.status),
+                       [JSON_TYPE, ("Content-Length", str(len(body))), *headers])
+        if entry.outcome == "in progress" and answer.chunks is None:
+            Journal.end(entry, "completed")
+        if head:
+            return []
+        if answer.chunks is not None:  # a non-streamed answer that drops the connection
+            return self._stream(answer.chunks, entry)
+        return [body]
+
+    def _stream(self, chunks: Iterator[bytes], entry: Any) -> Iterator[bytes]:
+        """Hand the chunks to the server; record how the stream ended, whatever happens.
+
+        A client that goes away shows up as ``close()`` (GeneratorExit at the ``yield``) or as a
+        server's timeout (SystemExit in a gunicorn sync worker): both end up in ``finally``.
+        """
+        outcome = "client went away"
+        try:
+            for chunk in chunks:
+                entry.bytes += len(chunk)
+                yield chunk
+            outcome = "fault" if entry.fault else "completed"
+        except StreamAbort:
+            outcome = "fault"
+            raise
+        finally:
+            _close(chunks)
+            Journal.end(entry, outcome)
+
+
+def _close(it: Any) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
+
+
+def _merge(base: list[tuple[str, str]], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`base` with `extra` on top: a header in `extra` replaces the same name in `base`."""
+    if not extra:
+        return list(base)
+    names = {name.lower() for name, _ in extra}
+    return [h for h in base if h[0].lower() not in names] + list(extra)
+
+
+def path_of(environ: Mapping[str, Any]) -> str:
+    return (environ.get("SCRIPT_NAME", "") or "") + (environ.get("PATH_INFO", "") or "")
+
+
+def wrap(app: WSGIApplication, config: Any = None, **options: Any) -> WSGIApplication:
+    """Wrap `app` when the configuration is enabled; otherwise return `app` itself, unchanged.
+
+    >>> def app(environ, start_response): ...
+    >>> wrap(app, enabled=False) is app
+    True
+    """
+    cfg = load_config(config, **options)
+    if not cfg.enabled:
+        return app
+    return SSEMockMiddleware(app, cfg)

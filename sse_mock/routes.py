@@ -1,0 +1,264 @@
+"""The default routes: each turns one parsed request into an :class:`Answer`.
+
+Handlers know nothing of ``start_response``; the middleware adds CORS and provider headers and
+speaks WSGI. A handler raises :class:`~sse_mock.dialects.base.MockError` for an error answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from .controls import Controls
+from .dialects.base import Dialect, Frame, Message, MockError, Prompt, StreamContext, dumps
+from .dialects.plain import PlainDialect
+from .faults import StreamAbort, apply_stream_fault
+from .journal import Entry
+from .rules import nearest_rule
+from .scenario import fit_reply
+
+if TYPE_CHECKING:
+    from .middleware import SSEMockMiddleware
+
+__all__ = ["Answer", "Call", "Route", "build_routes", "read_json_body"]
+
+
+@dataclass
+class Call:
+    """One intercepted request, as the handlers see it."""
+
+    environ: dict[str, Any]
+    controls: Controls
+    entry: Entry
+    rest: str = ""  # the part of the path after a prefix route, e.g. the model id
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    chunks: Iterator[bytes] | None = None  # a stream: whole events per chunk
+
+
+Handler = Callable[[Call], Answer]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    path: str  # relative to the prefix
+    methods: frozenset[str]
+    handler: Handler
+    family: str  # which error shape: "openai" | "anthropic" | "plain"
+    prefix_match: bool = False  # True: path is a prefix (e.g. "/v1/models/")
+
+    @property
+    def allow(self) -> str:
+        methods = set(self.methods) | {"OPTIONS"}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return ", ".join(sorted(methods))
+
+
+def _status_text(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} {'Site Overloaded' if status == 529 else 'Unknown'}"
+
+
+STATUS_LINES = {s: _status_text(s) for s in (200, 204, 400, 401, 403, 404, 405, 408, 409, 413,
+                                             415, 422, 429, 500, 502, 503, 504, 529)}
+
+
+def status_line(status: int) -> str:
+    return STATUS_LINES.get(status) or _status_text(status)
+
+
+def read_json_body(environ: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """The request body as a JSON object, or a 4xx MockError saying what is wrong."""
+    ctype = environ.get("CONTENT_TYPE", "")
+    media = ctype.split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise MockError(400, f"Invalid Content-Type header ({ctype[:100]!r}); expected "
+                        "application/json.", param="content-type",
+                        kind="invalid_request")
+    length_text = environ.get("CONTENT_LENGTH", "")
+    stream = environ["wsgi.input"]
+    if length_text:
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise MockError(400, "Invalid Content-Length header.", param="content-length") from None
+        if length < 0:
+            raise MockError(400, "Invalid Content-Length header.", param="content-length")
+        if length > limit:
+            raise MockError(413, f"Request body too large: {length} bytes; the limit is "
+                            f"{limit} bytes.", kind="request_too_large")
+        body = stream.read(length) if length else b""
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise MockError(413, f"Request body too large; the limit is {limit} bytes.",
+                            kind="request_too_large")
+    else:
+        body = b""
+    if not body.strip():
+        raise MockError(400, "The request body is empty; expected a JSON object.", param="body")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MockError(400, f"The request body is not valid UTF-8 (byte {exc.start}).",
+                        param="body") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(
+            exc, json.JSONDecodeError) else ""
+        raise MockError(400, f"We could not parse the JSON body of your request{where}. "
+                        "Expected a JSON object.", param="body") from None
+    if not isinstance(data, dict):
+        raise MockError(400, f"The request body must be a JSON object, got "
+                        f"{type(data).__name__}.", param="body")
+    return data
+
+
+def _has_api_key(environ: Mapping[str, Any]) -> bool:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if auth.lower().startswith("bearer ") and auth[7:].strip():
+        return True
+    return bool(environ.get("HTTP_X_API_KEY", "").strip())
+
+
+def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
+    for frame in frames:
+        if frame.token:
+            entry.events += 1
+        yield frame
+
+
+def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
+    config = mw.config
+    scenario = mw.scenario
+    pacer = mw.pacer
+
+    def handle(call: Call) -> Answer:
+        environ = call.environ
+        if config.require_api_key and not _has_api_key(environ):
+            raise MockError(401, "Missing API key: send Authorization: Bearer <key> (OpenAI) "
+                            "or x-api-key (Anthropic).", kind="authentication")
+        body = read_json_body(environ, config.max_body_size)
+        call.entry.body = body
+        prompt = dialect.parse(body)
+        decision = scenario.decide(prompt, call.controls, environ)
+        call.entry.rule = decision.rule
+        if decision.rule is None and config.strict and scenario.rules:
+            near = nearest_rule(scenario.rules, prompt)
+            raise MockError(404, "No mock rule matches this request (strict mode); the nearest "
+                            f"rule is {near.label if near else 'none'}.", kind="not_found",
+                            code="no_matching_rule")
+        fault = decision.fault
+        if fault is not None:
+            call.entry.fault = fault.spec
+            if not fault.in_stream:
+                if fault.name == "timeout":
+                    time.sleep(fault.seconds)
+                raise fault.to_error(dialect.family, decision.should_retry)
+        reply = fit_reply(decision.reply, prompt)
+        ctx = dialect.new_context(prompt)
+        if prompt.stream:
+            frames: Iterable[Frame] = dialect.stream(reply, prompt, ctx)
+            if fault is not None:
+                frames = apply_stream_fault(frames, fault, dialect, ctx)
+            return Answer(chunks=pacer.pace(_counted(frames, call.entry), decision.timing))
+        # Not streamed: the answer arrives after the time to first token.
+        if decision.timing.first_token_delay:
+            time.sleep(decision.timing.first_token_delay)
+        if fault is not None and fault.name == "error_after":
+            raise MockError(500, "The server had an error while processing your request "
+                            "(mocked by sse_mock).", kind="server_error")
+        body_bytes = dumps(dialect.complete(reply, prompt, ctx)).encode()
+        if fault is not None and fault.name == "disconnect_after":
+            # Promise the whole body, send half, drop the connection: an incomplete read.
+            return Answer(body=body_bytes, chunks=_half_then_abort(body_bytes, fault.spec))
+        return Answer(body=body_bytes)
+
+    return Route(dialect.name, dialect.path, frozenset({"POST"}), handle, dialect.family)
+
+
+def _half_then_abort(body: bytes, spec: str) -> Iterator[bytes]:
+    yield body[: max(1, len(body) // 2)]
+    raise StreamAbort(spec)
+
+
+def plain_route(mw: SSEMockMiddleware) -> Route:
+    dialect = PlainDialect()
+    scenario = mw.scenario
+    pacer = mw.pacer
+    retry = mw.config.retry
+
+    def handle(call: Call) -> Answer:
+        # `?prompt=` lets the demo page (EventSource: GET only) drive rules and echo.
+        said = ""
+        for key, value in parse_qsl(call.environ.get("QUERY_STRING", ""), errors="replace"):
+            if key == "prompt":
+                said = value
+        messages = (Message("user", said),) if said else ()
+        prompt = Prompt(route="plain", stream=True, messages=messages)
+        decision = scenario.decide(prompt, call.controls, call.environ)
+        call.entry.rule = decision.rule
+        after = -1
+        last_id = call.environ.get("HTTP_LAST_EVENT_ID")
+        if last_id is not None:
+            # A reconnecting EventSource (§1.7): resume after the id it saw last. The stream is
+            # recomputed from the request, so this works across processes.
+            if not last_id.isdigit() or len(last_id) > 9:
+                raise MockError(400, f"Invalid Last-Event-ID {last_id[:40]!r}: this stream's "
+                                "ids are whole numbers.", param="Last-Event-ID")
+            after = int(last_id)
+            if after >= len(decision.reply.text.split()):
+                # The stream was complete ([DONE] has the last id): 204 stops the browser.
+                call.entry.outcome = "completed"
+                return Answer(status=204)
+        fault = decision.fault
+        if fault is not None:
+            call.entry.fault = fault.spec
+            if not fault.in_stream:
+                if fault.name == "timeout":
+                    time.sleep(fault.seconds)
+                raise fault.to_error("plain", decision.should_retry)
+        frames: Iterable[Frame] = dialect.stream(decision.reply.text, after=after, retry=retry)
+        if fault is not None:
+            frames = apply_stream_fault(frames, fault, dialect, StreamContext.new("", ""))
+        return Answer(chunks=pacer.pace(_counted(frames, call.entry), decision.timing))
+
+    return Route("plain", dialect.path, frozenset({"GET"}), handle, "plain")
+
+
+def journal_route(mw: SSEMockMiddleware) -> Route:
+    def handle(call: Call) -> Answer:
+        if call.environ["REQUEST_METHOD"] == "DELETE":
+            mw.journal.clear()
+            return Answer(status=204)
+        entries = [e.to_dict() for e in mw.journal.entries() if e is not call.entry]
+        body = json.dumps({"object": "list", "data": entries}, default=str).encode()
+        return Answer(body=body)
+
+    return Route("journal", "/_journal", frozenset({"GET", "DELETE"}), handle, "plain")
+
+
+def build_routes(mw: SSEMockMiddleware) -> list[Route]:
+    from .dialects import DIALECTS
+    from .dialects.openai_models import models_routes
+
+    routes = [plain_route(mw), journal_route(mw)]
+    routes += [llm_route(mw, d) for d in DIALECTS]
+    routes += models_routes(mw.config)
+    return routes

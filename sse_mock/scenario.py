@@ -1,0 +1,147 @@
+"""What the mock says, how fast, and whether it fails: one :class:`Decision` per request.
+
+The order of precedence, highest first: per-request controls (query / ``X-Mock-*``), the first
+matching rule, then the configuration's defaults.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .config import Config
+from .controls import Controls
+from .dialects.base import Prompt, Reply
+from .faults import Fault
+from .pacing import Timing
+from .rules import Rule, compile_rules
+from .tokens import lorem, tokenize
+
+__all__ = ["Decision", "Scenario", "fit_reply"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    reply: Reply
+    timing: Timing
+    fault: Fault | None = None
+    should_retry: bool | None = None
+    rule: str | None = None  # which rule answered ("rules[2]" …), None for the default
+
+
+class Scenario:
+    """Chooses the reply, timing and fault of each request. Thread-safe."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rules: tuple[Rule, ...] = compile_rules(config)
+        self._lock = threading.Lock()
+        self._fault_counts: dict[tuple[str, str], int] = {}
+        self._chaos = tuple(config.chaos.items()) if config.chaos else ()
+        self._chaos_rng = random.Random(config.seed)
+        self._default_reply = lorem(config.lorem_tokens) if config.lorem_tokens else config.reply
+
+    def decide(self, prompt: Prompt, controls: Controls, environ: Mapping[str, Any]) -> Decision:
+        cfg = self.config
+        rule = self._match(prompt, environ)
+        # Timing: config, then the rule, then the request.
+        interval = cfg.interval
+        ftd, jitter = cfg.first_token_delay, cfg.jitter
+        seed = cfg.seed if controls.seed is None else controls.seed
+        reply: Reply | None = None
+        fault: Fault | None = None
+        should_retry: bool | None = None
+        label = None
+        if rule is not None:
+            label = rule.label
+            action = rule.next_action(prompt)
+            reply = action.reply
+            fault = action.fault
+            should_retry = action.should_retry
+            if action.interval is not None:
+                interval = action.interval
+            if action.first_token_delay is not None:
+                ftd = action.first_token_delay
+            if action.jitter is not None:
+                jitter = action.jitter
+        if reply is None:
+            text = prompt.last_user if cfg.echo and prompt.last_user else self._default_reply
+            reply = Reply(text=text)
+        if controls.reply is not None:
+            reply = replace(reply, text=controls.reply, tool_calls=())
+        if controls.delay is not None:
+            interval = controls.delay
+        if controls.first_token_delay is not None:
+            ftd = controls.first_token_delay
+        if controls.jitter is not None:
+            jitter = controls.jitter
+        if controls.fault is not None:
+            fault = controls.fault
+        if controls.should_retry is not None:
+            should_retry = controls.should_retry
+        if fault is None and self._chaos:
+            fault = self._draw_chaos(controls.seed)
+        if fault is not None and fault.count and not fault.in_stream:
+            key = (label or "request", fault.spec)
+            if not self._fails_now(key, fault.count):
+                fault = None
+        timing = Timing(interval=interval, first_token_delay=ftd, jitter=jitter,
+                        heartbeat=cfg.heartbeat, seed=seed)
+        return Decision(reply=reply, timing=timing, fault=fault, should_retry=should_retry,
+                        rule=label)
+
+    def _match(self, prompt: Prompt, environ: Mapping[str, Any]) -> Rule | None:
+        for rule in self.rules:
+            if rule.matches(prompt, environ):
+                return rule
+        return None
+
+    def _fails_now(self, key: tuple[str, str], count: int) -> bool:
+        """``*count`` faults: fail `count` times, then succeed once, in cycles."""
+        with self._lock:
+            n = self._fault_counts.get(key, 0)
+            self._fault_counts[key] = (n + 1) % (count + 1)
+        return n < count
+
+    def _draw_chaos(self, request_seed: int | None) -> Fault | None:
+        if request_seed is not None:
+            x = random.Random(request_seed).random()
+        else:
+            with self._lock:
+                x = self._chaos_rng.random()
+        total = 0.0
+        for fault, probability in self._chaos:
+            total += probability
+            if x < total:
+                return fault  # type: ignore[no-any-return]
+        return None
+
+    def reset(self) -> None:
+        """Start over: sequences, ``*count`` counters and the chaos generator."""
+        with self._lock:
+            self._fault_counts.clear()
+            self._chaos_rng = random.Random(self.config.seed)
+        for rule in self.rules:
+            rule.reset()
+
+
+def fit_reply(reply: Reply, prompt: Prompt) -> Reply:
+    """Apply the request's ``stop`` sequences and token limit, as the real APIs do (§2.1)."""
+    text = reply.text
+    finish = reply.finish
+    if prompt.stop and text:
+        cut = min((i for i in (text.find(s) for s in prompt.stop if s) if i >= 0), default=-1)
+        if cut >= 0:
+            text = text[:cut]
+            finish = finish or "stop_sequence"
+    if prompt.max_tokens is not None:
+        tokens = tokenize(text)
+        if len(tokens) > prompt.max_tokens:
+            text = "".join(tokens[: prompt.max_tokens])
+            return replace(reply, text=text, tool_calls=(), finish="length")
+    if text is reply.text and finish == reply.finish:
+        return reply
+    return replace(reply, text=text, finish=finish)
