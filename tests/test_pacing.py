@@ -1,0 +1,104 @@
+"""The pacer against a fake clock: due times on an absolute timeline, batching, heartbeats."""
+
+from __future__ import annotations
+
+import pytest
+
+from sse_mock.dialects.base import Frame
+from sse_mock.pacing import FIRST_CHUNK, HEARTBEAT, Pacer, Timing
+
+
+class FakeClock:
+    """A monotonic clock that only moves when slept on (plus an optional per-sleep lag)."""
+
+    def __init__(self, lag: float = 0.0) -> None:
+        self.now = 100.0
+        self.lag = lag
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.sleeps.append(seconds)
+        self.now += seconds + self.lag
+
+
+def run(frames: list[Frame], timing: Timing, lag: float = 0.0) -> list[tuple[float, bytes]]:
+    fake = FakeClock(lag)
+    out = []
+    for chunk in Pacer(fake.clock, fake.sleep).pace(frames, timing):
+        out.append((round(fake.now - 100.0, 6), chunk))
+    return out
+
+
+def tokens(n: int) -> list[Frame]:
+    return [Frame(f"data: {i}\n\n".encode(), token=True) for i in range(n)]
+
+
+def test_first_chunk_is_immediate_and_alone_when_the_first_token_is_not_due() -> None:
+    out = run(tokens(2), Timing(interval=0.5, first_token_delay=1.0))
+    assert out[0] == (0.0, FIRST_CHUNK)
+    assert out[1] == (1.0, b"data: 0\n\n")
+    assert out[2] == (1.5, b"data: 1\n\n")
+
+
+def test_frames_due_at_once_share_one_write() -> None:
+    frames = [Frame(b"data: start\n\n"), *tokens(3), Frame(b"data: [DONE]\n\n")]
+    out = run(frames, Timing(interval=0.0))
+    assert out == [(0.0, FIRST_CHUNK + b"data: start\n\ndata: 0\n\ndata: 1\n\ndata: 2\n\n"
+                    b"data: [DONE]\n\n")]
+
+
+def test_unpaced_frames_follow_the_frame_before_them() -> None:
+    frames = [*tokens(2), Frame(b"data: end\n\n")]
+    out = run(frames, Timing(interval=0.5))
+    assert out == [(0.0, FIRST_CHUNK + b"data: 0\n\n"), (0.5, b"data: 1\n\ndata: end\n\n")]
+
+
+def test_paced_non_token_frame_is_spaced_like_a_token() -> None:
+    frames = [*tokens(2), Frame(b"data: [DONE]\n\n", paced=True)]
+    out = run(frames, Timing(interval=0.5))
+    assert [t for t, _ in out] == [0.0, 0.5, 1.0]
+
+
+def test_schedule_is_absolute_so_late_wakeups_do_not_accumulate() -> None:
+    # Every sleep overshoots by 10 ms; 200 tokens at 50 ms must still end at ~10 s.
+    out = run(tokens(200), Timing(interval=0.05), lag=0.01)
+    last = out[-1][0]
+    assert last == pytest.approx(199 * 0.05, abs=0.02)
+
+
+def test_heartbeat_comments_fill_long_silences() -> None:
+    out = run(tokens(1), Timing(interval=0.1, first_token_delay=35, heartbeat=15))
+    assert out == [(0.0, FIRST_CHUNK), (15.0, HEARTBEAT), (30.0, HEARTBEAT),
+                   (35.0, b"data: 0\n\n")]
+
+
+def test_heartbeat_off() -> None:
+    out = run(tokens(1), Timing(first_token_delay=35, heartbeat=0))
+    assert [c for _, c in out] == [FIRST_CHUNK, b"data: 0\n\n"]
+
+
+def test_pause_shifts_everything_after_it() -> None:
+    frames = tokens(3)
+    frames[2] = Frame(frames[2].data, token=True, pause=2.0)
+    out = run(frames, Timing(interval=0.5, heartbeat=0))
+    assert [t for t, _ in out] == [0.0, 0.5, 2.5]
+
+
+def test_jitter_is_seeded_and_bounded() -> None:
+    a = run(tokens(50), Timing(interval=0.1, jitter=0.5, seed=7))
+    b = run(tokens(50), Timing(interval=0.1, jitter=0.5, seed=7))
+    c = run(tokens(50), Timing(interval=0.1, jitter=0.5, seed=8))
+    assert a == b
+    assert a != c
+    gaps = [y[0] - x[0] for x, y in zip(a, a[1:], strict=False)]
+    assert all(0.05 - 1e-9 <= g <= 0.15 + 1e-9 for g in gaps)
+    assert len(set(gaps)) > 10
+
+
+def test_no_empty_writes() -> None:
+    out = Pacer().pace([], Timing(interval=0), first=b"")
+    assert list(out) == []
