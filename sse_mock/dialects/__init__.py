@@ -6,8 +6,11 @@ entry in :data:`DIALECTS`.
 
 from __future__ import annotations
 
+from .anthropic_messages import AnthropicMessagesDialect
 from .base import Dialect
 
 __all__ = ["DIALECTS"]
 
-DIALECTS: tuple[Dialect, ...] = ()
+DIALECTS: tuple[Dialect, ...] = (
+    AnthropicMessagesDialect(),
+)
