@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 import wsgiref.simple_server
 import wsgiref.util
 import wsgiref.validate
@@ -43,9 +44,11 @@ def serve(app: Callable[..., Any], kind: str = "werkzeug") -> Iterator[str]:
     elif kind == "waitress":
         from webtest.http import StopableWSGIServer
 
-        ws = StopableWSGIServer.create(app, host="127.0.0.1", port=0, threads=8)
+        # No port=0 here: webtest then reports port 0 in application_url. And no ws.wait():
+        # its probe leaves a socket open (a ResourceWarning); poll the port instead.
+        ws = StopableWSGIServer.create(app, host="127.0.0.1", threads=8)
         try:
-            ws.wait()
+            wait_for_port("127.0.0.1", int(ws.adj.port))
             yield ws.application_url.rstrip("/")
         finally:
             ws.shutdown()
@@ -82,6 +85,19 @@ def validated(app: Callable[..., Any]) -> Callable[..., Any]:
         return inner(environ, sr)
 
     return checked
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    """Poll until something accepts connections on (host, port)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def free_port() -> int:
