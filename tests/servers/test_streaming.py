@@ -94,7 +94,8 @@ def test_seed_scenario_with_a_real_flask_app() -> None:
     with serve(app, "werkzeug") as base:
         with httpx.Client(timeout=10) as c:
             assert c.get(base + "/").text == "flask says hi"
-            with c.stream("GET", base + "/mock/stream", headers={"Origin": "http://page.test"}) as r:
+            origin = {"Origin": "http://page.test"}
+            with c.stream("GET", base + "/mock/stream", headers=origin) as r:
                 assert r.headers["access-control-allow-origin"] == "http://page.test"
                 body = b"".join(r.iter_raw())
     words = [e.data for e in SSEParser().feed(body)]
