@@ -87,11 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'  Anthropic SDK: Anthropic(base_url="{base}{app.config.prefix}", api_key="x")')
     sys.stdout.flush()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("\nsse-mock: stopped")
+        server.serve_forever()  # werkzeug's returns on Ctrl-C (KeyboardInterrupt)
+    except KeyboardInterrupt:  # pragma: no cover - depends on where the signal lands
+        pass
     finally:
         server.server_close()
+    print("\nsse-mock: stopped")
     return 0
 
 
