@@ -119,6 +119,7 @@ def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float = 20)
 def flask_run(*args: str) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SSE_MOCK", "FLASK_DEBUG")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "flask", "--app", str(EXAMPLE), "run", "--no-reload",
            "--port", str(port), *args]
     with tempfile.TemporaryFile() as out:

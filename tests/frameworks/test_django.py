@@ -1,0 +1,247 @@
+"""Django: ``sse_mock.django.wrap`` with injected settings (unit), a real Django handler wrapped
+in-process and served on sockets, and the example project under ``manage.py runserver``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from conftest import free_port, serve
+from django.core.exceptions import ImproperlyConfigured
+
+from sse_mock import SSEMockMiddleware
+from sse_mock._parser import SSEParser
+from sse_mock.config import DEFAULT_REPLY, SCHEMA
+from sse_mock.django import SETTINGS, wrap
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = ROOT / "examples" / "django_project"
+
+
+def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"app"]
+
+
+# -- unit: settings in, keyword options out ---------------------------------------------------
+
+
+def test_enabled_by_debug() -> None:
+    mw = wrap(app, SimpleNamespace(DEBUG=True))
+    assert isinstance(mw, SSEMockMiddleware)
+    assert mw.app is app
+
+
+@pytest.mark.parametrize("settings", [
+    SimpleNamespace(DEBUG=False),
+    SimpleNamespace(),  # no DEBUG at all: Django's default is False
+    SimpleNamespace(DEBUG=False, SSE_MOCK_DELAY=0.1),
+    SimpleNamespace(DEBUG=True, SSE_MOCK_ENABLED=False),
+])
+def test_disabled_returns_the_application_itself(settings: Any) -> None:
+    assert wrap(app, settings) is app
+
+
+def test_enabled_setting_overrides_debug() -> None:
+    assert isinstance(wrap(app, SimpleNamespace(DEBUG=False, SSE_MOCK_ENABLED=True)),
+                      SSEMockMiddleware)
+
+
+def test_settings_become_options() -> None:
+    mw = wrap(app, SimpleNamespace(
+        DEBUG=True, SSE_MOCK_DELAY=0.25, SSE_MOCK_PREFIX="/llm", SSE_MOCK_REPLY="hi there",
+        SSE_MOCK_CORS={"origins": ["http://localhost:5173"], "credentials": True},
+        SSE_MOCK_RULES=[{"match": {"contains": "weather"}, "reply": "sunny"}],
+        SSE_MOCK_MODELS=("m1", "m2"), OTHER_SETTING="ignored"))
+    assert isinstance(mw, SSEMockMiddleware)
+    cfg = mw.config
+    assert (cfg.delay, cfg.prefix, cfg.reply, cfg.models) == (0.25, "/llm", "hi there",
+                                                              ("m1", "m2"))
+    assert cfg.cors.origins == ("http://localhost:5173",) and cfg.cors.credentials
+    assert len(cfg.rules) == 1
+
+
+def test_config_setting_is_the_base(tmp_path: Path) -> None:
+    path = tmp_path / "mock.toml"
+    path.write_text('delay = 0.3\nreply = "from the file"\n[cors]\norigins = ["http://a.test"]\n')
+    mw = wrap(app, SimpleNamespace(DEBUG=True, SSE_MOCK_CONFIG=path, SSE_MOCK_DELAY=0))
+    assert isinstance(mw, SSEMockMiddleware)
+    assert (mw.config.delay, mw.config.reply) == (0.0, "from the file")  # the setting wins
+    assert mw.config.cors.origins == ("http://a.test",)
+    mw = wrap(app, SimpleNamespace(DEBUG=True, SSE_MOCK_CONFIG={"reply": "from a dict"}))
+    assert isinstance(mw, SSEMockMiddleware)
+    assert mw.config.reply == "from a dict"
+
+
+def test_every_configuration_key_has_a_setting() -> None:
+    assert sorted(SETTINGS.values()) == sorted(k.name for k in SCHEMA)
+    assert SETTINGS["SSE_MOCK_FIRST_TOKEN_DELAY"] == "first_token_delay"
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"SSE_MOCK_DELAY": -1}, "SSE_MOCK_DELAY: expected a number from 0 to 3600, got -1"),
+    ({"SSE_MOCK_DELAY": "fast"}, "SSE_MOCK_DELAY: expected a number"),
+    ({"SSE_MOCK_ENABLED": "yes"}, "SSE_MOCK_ENABLED: expected true or false, got 'yes'"),
+    ({"SSE_MOCK_PREFIX": "mock"}, "SSE_MOCK_PREFIX: expected a path like"),
+    ({"SSE_MOCK_CORS": {"origins": ["localhost"]}}, "SSE_MOCK_CORS['origins']: 'localhost'"),
+    ({"SSE_MOCK_CORS": {"origin": "*"}}, "SSE_MOCK_CORS: unknown key 'origin'"),
+    ({"SSE_MOCK_CORS": "*"}, "SSE_MOCK_CORS: expected a table"),
+    ({"SSE_MOCK_CHAOS": {"nope": 0.1}}, "SSE_MOCK_CHAOS['nope']: unknown fault 'nope'"),
+    ({"SSE_MOCK_RULES": [{"match": {"contain": "x"}}]},
+     "SSE_MOCK_RULES[0].match: unknown key 'contain' (did you mean 'contains'?)"),
+    ({"SSE_MOCK_CONFIG": {"dleay": 1}}, "SSE_MOCK_CONFIG['dleay'] is unknown (did you mean"),
+    ({"SSE_MOCK_CONFIG": {"cors": {"max_age": -5}}}, "SSE_MOCK_CONFIG['cors']['max_age']: "),
+    ({"SSE_MOCK_CONFIG": 42}, "SSE_MOCK_CONFIG: expected a mapping, a path"),
+    ({"SSE_MOCK_CONFIG": "/nonexistent/mock.toml"},
+     "SSE_MOCK_CONFIG: /nonexistent/mock.toml: cannot read"),
+])
+def test_bad_values_name_the_setting(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        wrap(app, SimpleNamespace(DEBUG=True, **settings))
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_bad_values_fail_even_when_disabled() -> None:
+    # Validated in every environment, so production settings are checked too.
+    with pytest.raises(ImproperlyConfigured, match="^SSE_MOCK_DELAY: "):
+        wrap(app, SimpleNamespace(DEBUG=False, SSE_MOCK_DELAY=-1))
+
+
+@pytest.mark.parametrize(("name", "hint"), [
+    ("SSE_MOCK_DELAYS", "SSE_MOCK_DELAY"),
+    ("SSE_MOCK_CROS", "SSE_MOCK_CORS"),
+    ("SSE_MOCK_FIRST_TOKEN_DEALY", "SSE_MOCK_FIRST_TOKEN_DELAY"),
+    ("SSE_MOCK_CONFIGS", "SSE_MOCK_CONFIG"),
+    ("SSE_MOCKDELAY", "SSE_MOCK_DELAY"),
+])
+def test_typo_in_a_setting_name_has_a_hint(name: str, hint: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as info:
+        wrap(app, SimpleNamespace(DEBUG=True, **{name: 1}))
+    assert str(info.value).startswith(f"{name} is not an sse_mock setting (did you mean {hint}?)")
+
+
+def test_import_sse_mock_imports_no_framework() -> None:
+    # Compared with the modules present at start-up: PasteDeploy's *-nspkg.pth imports the
+    # empty `paste` namespace package in every interpreter.
+    code = ("import sys; before = set(sys.modules); import sse_mock, sse_mock.paste; "
+            "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & "
+            "{'django', 'flask', 'pyramid', 'paste', 'webob'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=30, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.strip() == "[]"
+
+
+# -- a real Django handler, in this process ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def django_handler() -> Any:
+    from django.conf import settings
+
+    if not settings.configured:  # settings.configure() works once per process
+        sys.path.insert(0, str(PROJECT))
+        settings.configure(
+            DEBUG=False, SECRET_KEY="test", ALLOWED_HOSTS=["127.0.0.1", "localhost"],
+            ROOT_URLCONF="mysite.urls", INSTALLED_APPS=[], MIDDLEWARE=[], DATABASES={},
+            USE_TZ=True)
+    elif settings.ROOT_URLCONF != "mysite.urls":  # pragma: no cover
+        pytest.skip("Django settings were configured differently earlier in this process")
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+def test_real_settings_with_debug_false_leave_the_handler_untouched(django_handler: Any) -> None:
+    assert wrap(django_handler) is django_handler  # default: django.conf.settings, DEBUG=False
+
+
+def test_wrapped_django_streams_and_still_routes(django_handler: Any, server_kind: str) -> None:
+    wrapped = wrap(django_handler, SimpleNamespace(DEBUG=True, SSE_MOCK_DELAY=0))
+    assert isinstance(wrapped, SSEMockMiddleware) and wrapped.app is django_handler
+    with serve(wrapped, server_kind) as base:
+        assert_streams(base, DEFAULT_REPLY.split())
+        r = httpx.get(base + "/hello/", timeout=10)
+        assert (r.status_code, r.json()) == (200, {"hello": "from Django"})
+        assert httpx.get(base + "/nowhere/", timeout=10).status_code == 404  # Django's
+
+
+def assert_streams(base: str, words: list[str], headers: dict[str, str] | None = None) -> None:
+    """GET /mock/stream: the words in order, then [DONE], as text/event-stream."""
+    with httpx.Client(timeout=10, headers=headers) as c, \
+            c.stream("GET", base + "/mock/stream?delay=0") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+        body = b"".join(r.iter_raw())
+    assert [e.data for e in SSEParser().feed(body)] == [*words, "[DONE]"]
+
+
+# -- the example project: `python manage.py runserver` -----------------------------------------
+
+
+def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
+
+
+@contextlib.contextmanager
+def runserver() -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            try:
+                wait_for_port(proc, port)
+            except AssertionError:
+                proc.kill()
+                proc.wait(5)
+                out.seek(0)
+                raise AssertionError(out.read().decode(errors="replace")) from None
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def test_example_project_runserver_streams_the_mock() -> None:
+    with runserver() as base:
+        reply = "Hello from the Django example! This reply is mocked."
+        assert_streams(base, reply.split(), headers={"Origin": "http://localhost:5173"})
+        # SSE_MOCK_DELAY = 0.1 in settings.py: the events arrive spread out, not at the end.
+        parser = SSEParser()
+        arrivals: list[float] = []
+        start = time.monotonic()
+        with httpx.Client(timeout=10) as c, \
+                c.stream("GET", base + "/mock/stream?reply=a+b+c+d",
+                         headers={"Origin": "http://localhost:5173"}) as r:
+            # SSE_MOCK_CORS = {"origins": ["http://localhost:5173"]}
+            assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
+            for chunk in r.iter_raw():
+                arrivals += [time.monotonic() - start for _ in parser.feed(chunk)]
+        assert len(arrivals) == 5
+        assert arrivals[-1] - arrivals[0] > 0.25, arrivals
+        r = httpx.get(base + "/hello/", timeout=10)
+        assert (r.status_code, r.json()) == (200, {"hello": "from Django"})
