@@ -19,7 +19,7 @@ from .dialects.plain import PlainDialect
 from .faults import StreamAbort, apply_stream_fault
 from .journal import Entry
 from .rules import nearest_rule
-from .scenario import fit_reply
+from .scenario import Decision, fit_reply
 
 if TYPE_CHECKING:
     from .middleware import SSEMockMiddleware
@@ -144,9 +144,29 @@ def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
         yield frame
 
 
+def _decide(mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str) -> Decision:
+    """The scenario's decision, with what every route does alike: strict mode's error for an
+    unmatched request, and HTTP faults (which fail before any stream starts)."""
+    scenario = mw.scenario
+    decision = scenario.decide(prompt, call.controls, call.environ)
+    call.entry.rule = decision.rule
+    if decision.rule is None and mw.config.strict and scenario.rules:
+        near = nearest_rule(scenario.rules, prompt)
+        raise MockError(404, "No mock rule matches this request (strict mode); the nearest "
+                        f"rule is {near.label if near else 'none'}.", kind="not_found",
+                        code="no_matching_rule")
+    fault = decision.fault
+    if fault is not None:
+        call.entry.fault = fault.spec
+        if not fault.in_stream:
+            if fault.name == "timeout":
+                time.sleep(fault.seconds)
+            raise fault.to_error(family, decision.should_retry)
+    return decision
+
+
 def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
     config = mw.config
-    scenario = mw.scenario
     pacer = mw.pacer
 
     def handle(call: Call) -> Answer:
@@ -157,20 +177,8 @@ def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
         body = read_json_body(environ, config.max_body_size)
         call.entry.body = body
         prompt = dialect.parse(body)
-        decision = scenario.decide(prompt, call.controls, environ)
-        call.entry.rule = decision.rule
-        if decision.rule is None and config.strict and scenario.rules:
-            near = nearest_rule(scenario.rules, prompt)
-            raise MockError(404, "No mock rule matches this request (strict mode); the nearest "
-                            f"rule is {near.label if near else 'none'}.", kind="not_found",
-                            code="no_matching_rule")
+        decision = _decide(mw, call, prompt, dialect.family)
         fault = decision.fault
-        if fault is not None:
-            call.entry.fault = fault.spec
-            if not fault.in_stream:
-                if fault.name == "timeout":
-                    time.sleep(fault.seconds)
-                raise fault.to_error(dialect.family, decision.should_retry)
         reply = fit_reply(decision.reply, prompt)
         ctx = dialect.new_context(prompt)
         if prompt.stream:
@@ -200,7 +208,6 @@ def _half_then_abort(body: bytes, spec: str) -> Iterator[bytes]:
 
 def plain_route(mw: SSEMockMiddleware) -> Route:
     dialect = PlainDialect()
-    scenario = mw.scenario
     pacer = mw.pacer
     retry = mw.config.retry
 
@@ -212,8 +219,7 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
                 said = value
         messages = (Message("user", said),) if said else ()
         prompt = Prompt(route="plain", stream=True, messages=messages)
-        decision = scenario.decide(prompt, call.controls, call.environ)
-        call.entry.rule = decision.rule
+        decision = _decide(mw, call, prompt, "plain")
         after = -1
         last_id = call.environ.get("HTTP_LAST_EVENT_ID")
         if last_id is not None:
@@ -228,12 +234,6 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
                 call.entry.outcome = "completed"
                 return Answer(status=204)
         fault = decision.fault
-        if fault is not None:
-            call.entry.fault = fault.spec
-            if not fault.in_stream:
-                if fault.name == "timeout":
-                    time.sleep(fault.seconds)
-                raise fault.to_error("plain", decision.should_retry)
         frames: Iterable[Frame] = dialect.stream(decision.reply.text, after=after, retry=retry)
         if fault is not None:
             frames = apply_stream_fault(frames, fault, dialect, StreamContext.new("", ""))
