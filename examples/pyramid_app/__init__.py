@@ -1,0 +1,33 @@
+"""A small Pyramid app whose ini pipeline puts the mock in front of it.
+
+Run it from the repository root (the package must be importable, as ``pserve`` does not add the
+ini file's directory to ``sys.path``; and sse-mock must be installed, which is how ``use =
+egg:sse-mock`` finds the filter)::
+
+    pip install -e .
+    PYTHONPATH=examples pserve examples/pyramid_app/development.ini
+    curl -N http://127.0.0.1:6543/mock/stream       # the mock (filter:sse_mock in the ini)
+    curl http://127.0.0.1:6543/hello                # the app's own route
+
+The mock is configured in ``development.ini`` only; a ``production.ini`` without the filter in
+its pipeline (or with ``enabled = false``) serves the app alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+
+def hello(request: Request) -> dict[str, str]:
+    return {"hello": "from Pyramid"}
+
+
+def main(global_config: dict[str, str], **settings: str) -> Any:
+    """The ``paste.app_factory``: ``use = call:pyramid_app:main`` in the ini file."""
+    with Configurator(settings=settings) as config:
+        config.add_route("hello", "/hello")
+        config.add_view(hello, route_name="hello", renderer="json")
+        return config.make_wsgi_app()
