@@ -159,12 +159,14 @@ def compile_rules(config: Config) -> tuple[Rule, ...]:
 def nearest_rule(rules: Sequence[Rule], prompt: Prompt) -> Rule | None:
     """The rule whose match words look most like the request (for strict mode's error)."""
     text = prompt.last_user.casefold()
+    said = text.split() or [""]
     best, best_score = None, 0.0
     for rule in rules:
         for hint in rule.spec.hints:
-            score = difflib.SequenceMatcher(None, hint, text).ratio()
-            if hint and hint in text:
+            if len(hint) >= 3 and hint in text:
                 score = 1.0
+            else:  # the closest word (typos), or the whole message (phrases)
+                score = max(difflib.SequenceMatcher(None, hint, w).ratio() for w in [*said, text])
             if score > best_score:
                 best, best_score = rule, score
     return best if best is not None else (rules[0] if rules else None)
@@ -212,7 +214,8 @@ def _parse_match(where: str, value: Any) -> tuple[dict[str, Any], tuple[str, ...
                 out[key] = re.compile(want)
             except re.error as exc:
                 raise _err(w, f"the regular expression does not compile: {exc}") from None
-            hints.append(re.sub(r"[^\w ]+", " ", want).strip().casefold())
+            literal = re.sub(r"[^\w ]+", " ", re.sub(r"\\.|\(\?\w+\)", " ", want))
+            hints += [w.casefold() for w in literal.split() if len(w) >= 3]
         elif key == "turn":
             if isinstance(want, bool) or not isinstance(want, int) or want < 1:
                 raise _err(w, f"expected a whole number ≥ 1, got {want!r}")
