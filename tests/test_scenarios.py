@@ -145,7 +145,8 @@ def test_a_rule_after_a_catch_all_warns() -> None:
 
 def test_yaml_fixture_when_pyyaml_is_installed(tmp_path: Path) -> None:
     pytest.importorskip("yaml")
-    (tmp_path / "rules.yaml").write_text("rules:\n  - match: {contains: yaml}\n    reply: From YAML\n")
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - match: {contains: yaml}\n    reply: From YAML\n")
     app = create_app(delay=0, fixtures=[str(tmp_path / "rules.yaml")])
     assert words(app, "yaml") == ["From", "YAML"]
 
