@@ -1,0 +1,601 @@
+"""OpenAI Chat Completions: ``POST /v1/chat/completions`` (PROTOCOLS.md §2).
+
+``stream: true`` answers with ``chat.completion.chunk`` events (§2.3–§2.5), each a single
+``data: <json>`` line, then ``data: [DONE]``; otherwise with one ``chat.completion`` object
+(§2.7). Requests are validated the way the real API does it, with its messages, ``param`` and
+``code`` values, so a client's error handling can be tested against the mock (§2.6).
+
+This module also holds the pieces the other two OpenAI dialects share (request validation
+helpers, the fast token frame, argument fragments): ``openai_completions`` and
+``openai_responses`` import them from here.
+
+Deliberate divergences (choices a future reader might wrongly "fix"):
+
+Divergence #1: only ``data:`` lines. No ``id:``, ``retry:`` or ``event:`` line, ever: any of them
+    makes openai-python call ``json.loads("")`` on a later event and crash (§5.2, §0 rule 8).
+Divergence #2: ``role`` only in the first delta of a choice, a tool call's ``id``/``type``/
+    ``name`` only in its first delta: the SDK's accumulator concatenates repeated strings, so
+    ``"assistantassistant"`` would follow (§2.4 R7).
+Divergence #3: ``"usage":null`` on every chunk only when ``stream_options.include_usage`` is true
+    (the documented form; the 2024 captures omit the key), §2.4 R4.
+Divergence #4: unknown request parameters are accepted and ignored (the real API rejects them),
+    so clients that send provider extensions (vLLM, Azure) through ``extra_body`` still work.
+Divergence #5: with ``n`` > 1 the choices are interleaved token by token, one choice per chunk,
+    and the n chunks of one token position leave together as one frame: the pace (and
+    ``error_after:N``) counts token positions, not chunks (§2.4 R8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring_ascii
+from typing import Any, ClassVar
+
+from ..tokens import count_tokens, tokenize
+from .base import (
+    Frame,
+    Message,
+    MockError,
+    Prompt,
+    Reply,
+    StreamContext,
+    ToolCall,
+    dumps,
+    random_id,
+)
+from .shapes import openai_error_object
+
+__all__ = ["OpenAIChatDialect"]
+
+#: JSON string literal of a str, ASCII only (the C encoder behind ``json.dumps``); the same
+#: output as ``dumps(text)`` (§1.8 F-13: no raw line separators on the wire).
+escape: Callable[[str], str] = encode_basestring_ascii
+
+# --- fast token frames ------------------------------------------------------------------------
+
+_DATA_SLOT: Any = vars(Frame)["data"]  # the slot descriptor of Frame.data
+
+
+class _TokenFrame(Frame):
+    """``Frame(data, token=True)``, built three times faster.
+
+    Frame is a frozen dataclass: its generated ``__init__`` costs ~0.5 µs, several times the
+    cost of rendering one chunk. This subclass sets only ``data``; the other fields are class
+    attributes copied from ``Frame(b"", token=True)`` below, so it reads exactly like one.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: bytes) -> None:
+        _DATA_SLOT.__set__(self, data)
+
+
+_TEMPLATE = Frame(b"", token=True)
+for _field in dataclasses.fields(Frame):
+    if _field.name != "data":
+        setattr(_TokenFrame, _field.name, getattr(_TEMPLATE, _field.name))
+
+token_frame: Callable[[bytes], Frame] = _TokenFrame
+
+
+# --- ids, finish reasons, tokens ---------------------------------------------------------------
+
+HEX = "0123456789abcdef"
+
+#: neutral ``Reply.finish_reason`` → OpenAI ``finish_reason`` (§2.3)
+FINISH_REASONS = {
+    "stop": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+# Argument text split like a real stream splits it (§2.5: `{"`, `city`, `":"`, `New York City`,
+# `"}`): words with the whitespace before them, whitespace, runs of punctuation. Every
+# character matches one alternative, so the fragments concatenate back to the text.
+_ARG_PIECES = re.compile(r"\s*\w+|\s+|[^\w\s]+")
+
+
+def argument_fragments(arguments: str) -> list[str]:
+    """The pieces a tool call's JSON arguments are streamed in (§2.4 R6, §3.2)."""
+    return _ARG_PIECES.findall(arguments)
+
+
+def call_id(call: ToolCall) -> str:
+    """The call's own id, or a new one in OpenAI's format: ``call_`` + 24 alnum (§2.4 R6)."""
+    return call.id or random_id("call_", 24)
+
+
+def fingerprint() -> str:
+    return "fp_" + secrets.token_hex(5)  # "fp_" + 10 hex (§2.3)
+
+
+def usage_counts(reply: Reply, prompt_tokens: int, completion_tokens: int) -> tuple[int, int]:
+    """Counted tokens, overridden by ``Reply.usage`` fields that are not -1."""
+    if reply.usage is not None:
+        if reply.usage.input_tokens >= 0:
+            prompt_tokens = reply.usage.input_tokens
+        if reply.usage.output_tokens >= 0:
+            completion_tokens = reply.usage.output_tokens
+    return prompt_tokens, completion_tokens
+
+
+def output_tokens(reply: Reply) -> int:
+    """Tokens of one answer: its text plus the streamed pieces of its tool-call arguments."""
+    return count_tokens(reply.text) + sum(
+        len(argument_fragments(c.arguments)) for c in reply.tool_calls)
+
+
+# --- request validation, in the real API's words (§2.6) ---------------------------------------
+
+
+def json_type(value: Any) -> str:
+    """How the real API names a JSON value's type in its messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def bad_request(message: str, param: str | None, code: str | None = None) -> MockError:
+    return MockError(400, message, param=param, code=code)
+
+
+def missing(param: str) -> MockError:
+    return bad_request(f"Missing required parameter: '{param}'.", param,
+                       "missing_required_parameter")
+
+
+def invalid_type(param: str, expected: str, value: Any) -> MockError:
+    return bad_request(f"Invalid type for '{param}': expected {expected}, but got "
+                       f"{json_type(value)} instead.", param, "invalid_type")
+
+
+def invalid_value(param: str, value: Any, allowed: Sequence[str]) -> MockError:
+    quoted = [f"'{a}'" for a in allowed]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+    shown = value if isinstance(value, str) else dumps(value)
+    return bad_request(f"Invalid value: '{shown[:100]}'. Supported values are: {listed}.",
+                       param, "invalid_value")
+
+
+def empty_array(param: str) -> MockError:
+    return bad_request(f"Invalid '{param}': empty array. Expected an array with minimum length "
+                       "1, but got an empty array instead.", param, "empty_array")
+
+
+def require_model(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if model is None or model == "":
+        raise bad_request("you must provide a model parameter", "model")
+    if not isinstance(model, str):
+        raise invalid_type("model", "a string", model)
+    return model
+
+
+def optional_bool(body: Mapping[str, Any], name: str) -> bool | None:
+    """A boolean parameter; absent and ``null`` both mean "not given"."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise invalid_type(name, "a boolean", value)
+    return value
+
+
+def optional_int(body: Mapping[str, Any], name: str, lo: int, hi: int | None = None) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_type(name, "an integer", value)
+    if value < lo:
+        raise bad_request(f"Invalid '{name}': integer below minimum value. Expected a value >= "
+                          f"{lo}, but got {value} instead.", name, "integer_below_min_value")
+    if hi is not None and value > hi:
+        raise bad_request(f"Invalid '{name}': integer above maximum value. Expected a value <= "
+                          f"{hi}, but got {value} instead.", name, "integer_above_max_value")
+    return value
+
+
+def optional_number(body: Mapping[str, Any], name: str, lo: float, hi: float) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_type(name, "a number", value)
+    if not lo <= value <= hi:
+        side = "below minimum" if value < lo else "above maximum"
+        bound = f">= {lo:g}" if value < lo else f"<= {hi:g}"
+        code = "decimal_below_min_value" if value < lo else "decimal_above_max_value"
+        raise bad_request(f"Invalid '{name}': decimal {side} value. Expected a value {bound}, "
+                          f"but got {value} instead.", name, code)
+    return float(value)
+
+
+def parse_stop(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """``stop``: a string or up to 4 strings (§2.1)."""
+    stop = body.get("stop")
+    if stop is None:
+        return ()
+    if isinstance(stop, str):
+        return (stop,)
+    if not isinstance(stop, list):
+        raise invalid_type("stop", "one of a string or array of strings", stop)
+    if len(stop) > 4:
+        raise bad_request("Invalid 'stop': array too long. Expected an array with maximum length "
+                          f"4, but got an array with length {len(stop)} instead.", "stop",
+                          "array_above_max_length")
+    for i, s in enumerate(stop):
+        if not isinstance(s, str):
+            raise invalid_type(f"stop[{i}]", "a string", s)
+    return tuple(stop)
+
+
+def parse_stream_options(body: Mapping[str, Any], stream: bool) -> bool:
+    """``stream_options`` (only with ``stream: true``); returns ``include_usage`` (§2.4 R4)."""
+    options = body.get("stream_options")
+    if options is None:
+        return False
+    if not stream:
+        # The real API's words.
+        raise bad_request("The 'stream_options' parameter is only allowed when 'stream' is "
+                          "enabled.", "stream_options")
+    if not isinstance(options, dict):
+        raise invalid_type("stream_options", "an object", options)
+    for key in ("include_usage", "include_obfuscation"):
+        value = options.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise invalid_type(f"stream_options.{key}", "a boolean", value)
+    return options.get("include_usage") is True
+
+
+_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def check_function_name(param: str, name: Any) -> str:
+    if not isinstance(name, str):
+        raise invalid_type(param, "a string", name)
+    if not _NAME.fullmatch(name):
+        raise bad_request(f"Invalid '{param}': string does not match pattern. Expected a string "
+                          "that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.", param,
+                          "invalid_value")
+    return name
+
+
+# --- chat requests -----------------------------------------------------------------------------
+
+ROLES = ("system", "assistant", "user", "function", "tool", "developer")  # the API's order
+PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
+TOOL_TYPES = ("function", "custom")
+_ROLE_AS = {"developer": "system", "function": "tool"}  # "developer" counts as system
+
+
+def _content_text(where: str, message: Mapping[str, Any], null_ok: bool) -> str:
+    """The text of a message's ``content``: a string, or the text parts of a list."""
+    if "content" not in message or message["content"] is None:
+        if null_ok:
+            return ""
+        if "content" not in message:
+            raise missing(f"{where}.content")
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise invalid_type(f"{where}.content", "one of a string or array of objects", content)
+    if not content:
+        raise empty_array(f"{where}.content")
+    texts = []
+    for j, part in enumerate(content):
+        pw = f"{where}.content[{j}]"
+        if not isinstance(part, dict):
+            raise invalid_type(pw, "an object", part)
+        ptype = part.get("type")
+        if ptype is None:
+            raise missing(f"{pw}.type")
+        if ptype not in PART_TYPES:
+            raise invalid_value(f"{pw}.type", ptype, PART_TYPES)
+        if ptype in ("text", "refusal"):
+            text = part.get(ptype)
+            if text is None:
+                raise missing(f"{pw}.{ptype}")
+            if not isinstance(text, str):
+                raise invalid_type(f"{pw}.{ptype}", "a string", text)
+            texts.append(text)
+        # Other parts (images, audio, files) are accepted and not read.
+    return "".join(texts)
+
+
+def _check_tool_calls(where: str, calls: Any) -> None:
+    if not isinstance(calls, list):
+        raise invalid_type(f"{where}.tool_calls", "an array of objects", calls)
+    if not calls:
+        raise empty_array(f"{where}.tool_calls")
+    for k, call in enumerate(calls):
+        cw = f"{where}.tool_calls[{k}]"
+        if not isinstance(call, dict):
+            raise invalid_type(cw, "an object", call)
+        if call.get("id") is None:
+            raise missing(f"{cw}.id")
+        if not isinstance(call["id"], str):
+            raise invalid_type(f"{cw}.id", "a string", call["id"])
+        if call.get("type", "function") == "function":
+            function = call.get("function")
+            if function is None:
+                raise missing(f"{cw}.function")
+            if not isinstance(function, dict):
+                raise invalid_type(f"{cw}.function", "an object", function)
+            if not isinstance(function.get("name"), str):
+                raise missing(f"{cw}.function.name")
+
+
+def parse_messages(value: Any) -> tuple[tuple[Message, ...], bool]:
+    """Validate ``messages``; return them as neutral messages and "has tool results"."""
+    if value is None:
+        raise missing("messages")
+    if not isinstance(value, list):
+        raise invalid_type("messages", "an array of objects", value)
+    if not value:
+        raise empty_array("messages")
+    out: list[Message] = []
+    has_tool_results = False
+    answering = False  # the messages before this one are an assistant's tool_calls + answers
+    for i, m in enumerate(value):
+        where = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise invalid_type(where, "an object", m)
+        role = m.get("role")
+        if role is None:
+            raise missing(f"{where}.role")
+        if not isinstance(role, str):
+            raise invalid_type(f"{where}.role", "a string", role)
+        if role not in ROLES:
+            raise invalid_value(f"{where}.role", role, ROLES)
+        calls = m.get("tool_calls") if role == "assistant" else None
+        if calls is not None:
+            _check_tool_calls(where, calls)
+        null_ok = role == "assistant" and (calls is not None or m.get("function_call")
+                                           is not None or m.get("refusal") is not None)
+        text = _content_text(where, m, null_ok)
+        if role == "tool":
+            # These two errors keep the API's legacy `messages.[i]` param format (seen in
+            # real answers, e.g. "param":"messages.[3].role") and its "preceeding" typo.
+            if not isinstance(m.get("tool_call_id"), str):
+                raise bad_request("Missing parameter 'tool_call_id': messages with role 'tool' "
+                                  "must have a 'tool_call_id'.", f"messages.[{i}].tool_call_id")
+            if not answering:
+                raise bad_request("Invalid parameter: messages with role 'tool' must be a "
+                                  "response to a preceeding message with 'tool_calls'.",
+                                  f"messages.[{i}].role")
+        answering = calls is not None or (role == "tool" and answering)
+        if role in ("tool", "function"):
+            has_tool_results = True
+        out.append(Message(_ROLE_AS.get(role, role), text))
+    return tuple(out), has_tool_results
+
+
+def parse_chat_tools(value: Any) -> tuple[str, ...]:
+    """``tools``: a list of ``{type: "function", function: {name, …}}`` (or ``custom``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise invalid_type("tools", "an array of objects", value)
+    if not value:
+        raise empty_array("tools")
+    names = []
+    for i, tool in enumerate(value):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise invalid_type(where, "an object", tool)
+        ttype = tool.get("type")
+        if ttype is None:
+            raise missing(f"{where}.type")
+        if ttype not in TOOL_TYPES:
+            raise invalid_value(f"{where}.type", ttype, TOOL_TYPES)
+        spec = tool.get(ttype)
+        if spec is None:
+            raise missing(f"{where}.{ttype}")
+        if not isinstance(spec, dict):
+            raise invalid_type(f"{where}.{ttype}", "an object", spec)
+        if spec.get("name") is None:
+            raise missing(f"{where}.{ttype}.name")
+        names.append(check_function_name(f"{where}.{ttype}.name", spec["name"]))
+    return tuple(names)
+
+
+# --- the dialect -------------------------------------------------------------------------------
+
+_LOGPROBS_NULL = ',"logprobs":null,"finish_reason":null}'
+
+
+class OpenAIChatDialect:
+    """``chat.completion.chunk`` streams and ``chat.completion`` objects (PROTOCOLS.md §2)."""
+
+    name: ClassVar[str] = "openai-chat"
+    path: ClassVar[str] = "/v1/chat/completions"
+    family: ClassVar[str] = "openai"
+
+    def __init__(self) -> None:
+        # One backend configuration per process: the same fingerprint on every answer (§2.3).
+        self.system_fingerprint = fingerprint()
+
+    # -- request ------------------------------------------------------------------------------
+
+    def parse(self, body: Mapping[str, Any]) -> Prompt:
+        model = require_model(body)
+        messages, has_tool_results = parse_messages(body.get("messages"))
+        stream = optional_bool(body, "stream") is True
+        n = optional_int(body, "n", 1, 128) or 1
+        max_tokens = optional_int(body, "max_tokens", 1)
+        max_completion = optional_int(body, "max_completion_tokens", 1)
+        return Prompt(
+            route=self.name,
+            model=model,
+            messages=messages,
+            stream=stream,
+            max_tokens=max_completion if max_completion is not None else max_tokens,
+            stop=parse_stop(body),
+            n=n,
+            include_usage=parse_stream_options(body, stream),
+            tools=parse_chat_tools(body.get("tools")),
+            has_tool_results=has_tool_results,
+            body=body,
+        )
+
+    def new_context(self, prompt: Prompt) -> StreamContext:
+        ctx = StreamContext.new(random_id("chatcmpl-", 29), prompt.model)  # §2.3
+        ctx.extra["system_fingerprint"] = self.system_fingerprint
+        return ctx
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def _usage(self, reply: Reply, prompt: Prompt) -> dict[str, Any]:
+        # completion tokens add up over the n choices, as the real API counts them.
+        prompt_tokens, completion_tokens = usage_counts(
+            reply, count_tokens(m.text for m in prompt.messages), prompt.n * output_tokens(reply))
+        return {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0},
+        }
+
+    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
+        """§2.4 R1–R8: role chunk, content chunks, tool-call chunks, finish, usage, [DONE]."""
+        fp = ctx.extra.get("system_fingerprint", self.system_fingerprint)
+        # The constant part of every chunk, rendered once (§2.3: the same id, created, model
+        # and fingerprint in every chunk); only the choice in the middle changes.
+        head = (f'data: {{"id":{escape(ctx.id)},"object":"chat.completion.chunk",'
+                f'"created":{int(ctx.created)},"model":{escape(ctx.model)},'
+                f'"system_fingerprint":{dumps(fp)},"choices":[')
+        tail = ("]," + '"usage":null}\n\n') if prompt.include_usage else "]}\n\n"
+        n = prompt.n
+        tokens = tokenize(reply.text)
+        calls = reply.tool_calls
+        ids = [[call_id(c) for c in calls] for _ in range(n)]
+
+        def chunks(choices: Iterable[str]) -> bytes:
+            return "".join(head + c + tail for c in choices).encode()
+
+        def header(i: int, k: int) -> str:
+            c = calls[k]
+            return (f'{{"index":{k},"id":{escape(ids[i][k])},"type":"function","function":'
+                    f'{{"name":{escape(c.name)},"arguments":""}}}}')
+
+        # R1: the role, once per choice. A tool-calls-only answer carries the first call's
+        # header in the same delta, with content null (the §2.5 capture).
+        if tokens or not calls:
+            yield Frame(chunks(
+                f'{{"index":{i},"delta":{{"role":"assistant","content":"","refusal":null}}'
+                + _LOGPROBS_NULL for i in range(n)))
+        else:
+            yield Frame(chunks(
+                f'{{"index":{i},"delta":{{"role":"assistant","content":null,"tool_calls":['
+                f'{header(i, 0)}],"refusal":null}}' + _LOGPROBS_NULL for i in range(n)))
+
+        # R2: one content chunk per token; the JSON around the token is pre-rendered and the
+        # frames of repeated tokens are reused.
+        if tokens:
+            yield from self._token_frames(
+                tokens, [head + f'{{"index":{i},"delta":{{"content":' for i in range(n)],
+                "}" + _LOGPROBS_NULL + tail)
+
+        # R6: each call's header (unless already in the role chunk), then its arguments.
+        for k, call in enumerate(calls):
+            if tokens or k:
+                yield Frame(chunks(f'{{"index":{i},"delta":{{"tool_calls":[{header(i, k)}]}}'
+                                   + _LOGPROBS_NULL for i in range(n)))
+            pieces = argument_fragments(call.arguments)
+            if pieces:
+                yield from self._token_frames(
+                    pieces,
+                    [head + f'{{"index":{i},"delta":{{"tool_calls":[{{"index":{k},'
+                     '"function":{"arguments":' for i in range(n)],
+                    "}}]}" + _LOGPROBS_NULL + tail)
+
+        # R3: the finish chunk of each choice.
+        finish = escape(FINISH_REASONS.get(reply.finish_reason, "stop"))
+        yield Frame(chunks(f'{{"index":{i},"delta":{{}},"logprobs":null,"finish_reason":{finish}}}'
+                           for i in range(n)))
+        # R4: the usage chunk, choices empty.
+        if prompt.include_usage:
+            usage = {"id": ctx.id, "object": "chat.completion.chunk", "created": ctx.created,
+                     "model": ctx.model, "system_fingerprint": fp, "choices": [],
+                     "usage": self._usage(reply, prompt)}
+            yield Frame(f"data: {dumps(usage)}\n\n".encode())
+        # R5
+        yield Frame(b"data: [DONE]\n\n")
+
+    @staticmethod
+    def _token_frames(pieces: list[str], before: list[str], after: str) -> Iterator[Frame]:
+        """One token frame per piece: ``before[i] + "<piece as JSON>" + after`` per choice."""
+        cache: dict[str, Frame] = {}
+        if len(before) == 1:
+            pre = before[0]
+            for piece in pieces:
+                frame = cache.get(piece)
+                if frame is None:
+                    frame = cache[piece] = token_frame((pre + escape(piece) + after).encode())
+                yield frame
+            return
+        for piece in pieces:
+            frame = cache.get(piece)
+            if frame is None:
+                quoted = escape(piece)
+                frame = cache[piece] = token_frame(
+                    "".join(pre + quoted + after for pre in before).encode())
+            yield frame
+
+    def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
+        """The ``chat.completion`` object (§2.7)."""
+        finish = FINISH_REASONS.get(reply.finish_reason, "stop")
+        choices = []
+        for i in range(prompt.n):
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": reply.text if reply.text or not reply.tool_calls else None,
+                "refusal": None,
+                "annotations": [],
+            }
+            if reply.tool_calls:
+                message["tool_calls"] = [
+                    {"id": call_id(c), "type": "function",
+                     "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in reply.tool_calls]
+            choices.append({"index": i, "message": message, "logprobs": None,
+                            "finish_reason": finish})
+        return {
+            "id": ctx.id,
+            "object": "chat.completion",
+            "created": ctx.created,
+            "model": ctx.model,
+            "choices": choices,
+            "usage": self._usage(reply, prompt),
+            "service_tier": "default",
+            "system_fingerprint": ctx.extra.get("system_fingerprint", self.system_fingerprint),
+        }
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def in_band_error(self, error: MockError, ctx: StreamContext) -> bytes:
+        """§2.6 mid-stream error: a ``data:`` object with a top-level ``error`` key."""
+        return f"data: {dumps({'error': openai_error_object(error)})}\n\n".encode()
+
+    def end_of_stream(self, ctx: StreamContext) -> bytes:
+        return b"data: [DONE]\n\n"  # §2.6: the observed error stream still ends with [DONE]
