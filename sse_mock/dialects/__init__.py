@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from .anthropic_messages import AnthropicMessagesDialect
 from .base import Dialect
+from .openai_chat import OpenAIChatDialect
+from .openai_completions import OpenAICompletionsDialect
+from .openai_responses import OpenAIResponsesDialect
 
 __all__ = ["DIALECTS"]
 
 DIALECTS: tuple[Dialect, ...] = (
+    OpenAIChatDialect(),
+    OpenAICompletionsDialect(),
+    OpenAIResponsesDialect(),
     AnthropicMessagesDialect(),
 )
