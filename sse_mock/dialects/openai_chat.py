@@ -28,6 +28,7 @@ Divergence #5: with ``n`` > 1 the choices are interleaved token by token, one ch
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -98,6 +99,20 @@ FINISH_REASONS = {
 # `"}`): words with the whitespace before them, whitespace, runs of punctuation. Every
 # character matches one alternative, so the fragments concatenate back to the text.
 _ARG_PIECES = re.compile(r"\s*\w+|\s+|[^\w\s]+")
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_tokens(text: str) -> tuple[str, ...]:
+    return tuple(tokenize(text))
+
+
+def reply_tokens(text: str) -> Sequence[str]:
+    """``tokenize(text)``, remembered for short texts: a mock streams the same few replies
+    over and over (the default reply, a rule's reply, a load test's lorem), and the regex
+    costs about as much per token as rendering the chunk. At most 32 texts of ≤ 16 KB."""
+    if len(text) <= 16384:
+        return _cached_tokens(text)
+    return tokenize(text)
 
 
 def argument_fragments(arguments: str) -> list[str]:
@@ -486,7 +501,7 @@ class OpenAIChatDialect:
                 f'"system_fingerprint":{dumps(fp)},"choices":[')
         tail = ("]," + '"usage":null}\n\n') if prompt.include_usage else "]}\n\n"
         n = prompt.n
-        tokens = tokenize(reply.text)
+        tokens = reply_tokens(reply.text)
         calls = reply.tool_calls
         ids = [[call_id(c) for c in calls] for _ in range(n)]
 
@@ -543,13 +558,20 @@ class OpenAIChatDialect:
         yield Frame(b"data: [DONE]\n\n")
 
     @staticmethod
-    def _token_frames(pieces: list[str], before: list[str], after: str) -> Iterator[Frame]:
-        """One token frame per piece: ``before[i] + "<piece as JSON>" + after`` per choice."""
+    def _token_frames(
+        pieces: Sequence[str], before: list[str], after: str
+    ) -> Iterator[Frame]:
+        """One token frame per piece: ``before[i] + "<piece as JSON>" + after`` per choice.
+
+        A piece seen before in this stream reuses its frame (frames are immutable).
+        """
         cache: dict[str, Frame] = {}
         if len(before) == 1:
+            # The hot loop of every chat stream: locals only, one dict lookup per token.
             pre = before[0]
+            get = cache.get
             for piece in pieces:
-                frame = cache.get(piece)
+                frame = get(piece)
                 if frame is None:
                     frame = cache[piece] = token_frame((pre + escape(piece) + after).encode())
                 yield frame

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from ..tokens import count_tokens, tokenize
+from ..tokens import count_tokens
 from .base import Frame, Message, MockError, Prompt, Reply, StreamContext, dumps, random_id
 from .openai_chat import (
     escape,
@@ -31,6 +31,7 @@ from .openai_chat import (
     optional_int,
     parse_stop,
     parse_stream_options,
+    reply_tokens,
     require_model,
     token_frame,
     usage_counts,
@@ -139,7 +140,7 @@ class OpenAICompletionsDialect:
         cache: dict[str, Frame] = {}
         after = ',"logprobs":null,"finish_reason":null}' + tail
         befores = [head + '{"text":' for _ in range(count)]
-        for tok in tokenize(reply.text):
+        for tok in reply_tokens(reply.text):
             frame = cache.get(tok)
             if frame is None:
                 quoted = escape(tok)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
-from ..tokens import count_tokens, tokenize
+from ..tokens import count_tokens
 from .base import Frame, Message, MockError, Prompt, Reply, StreamContext, dumps, random_id
 from .openai_chat import (
     HEX,
@@ -47,6 +47,7 @@ from .openai_chat import (
     optional_int,
     optional_number,
     output_tokens,
+    reply_tokens,
     require_model,
     token_frame,
     usage_counts,
@@ -345,7 +346,7 @@ class OpenAIResponsesDialect:
                '"sequence_number":')
         mid = f',"item_id":{escape(item_id)},"output_index":{index},"content_index":0,"delta":'
         post = ',"logprobs":[]}\n\n'
-        for tok in tokenize(text):
+        for tok in reply_tokens(text):
             n = seq.take()
             seq.held = n  # Divergence #2: an error sent instead of this delta takes its number
             yield token_frame(f"{pre}{n}{mid}{escape(tok)}{post}".encode())

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from sse_mock._parser import parse
 from sse_mock.dialects import DIALECTS
 from sse_mock.dialects.base import Frame, MockError, Prompt, Reply, StreamContext, ToolCall, Usage
-from sse_mock.dialects.openai_chat import OpenAIChatDialect, argument_fragments, token_frame
+from sse_mock.dialects.openai_chat import (
+    OpenAIChatDialect,
+    argument_fragments,
+    reply_tokens,
+    token_frame,
+)
 from sse_mock.tokens import count_tokens, tokenize
 
 D = OpenAIChatDialect()
@@ -476,3 +481,11 @@ def test_token_frame_reads_like_a_frame() -> None:
         assert getattr(fast, f.name) == getattr(slow, f.name)
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.data = b""  # type: ignore[misc]
+
+
+@given(st.text(max_size=30))
+def test_reply_tokens_is_tokenize(text: str) -> None:
+    assert list(reply_tokens(text)) == tokenize(text)
+    assert list(reply_tokens(text)) == tokenize(text)  # remembered: same answer
+    long = text + " x" * 9000
+    assert list(reply_tokens(long)) == tokenize(long)
