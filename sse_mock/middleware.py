@@ -96,7 +96,7 @@ class SSEMockMiddleware:
                 self._exact[route.path] = route
         self._warned_single_thread = False
         if self.enabled:
-            log.info("sse_mock: mock active at %s/ (%s)", self._prefix, ", ".join(self.paths()))
+            log.info("mock active at %s/ (%s)", self._prefix, ", ".join(self.paths()))
 
     def paths(self) -> list[str]:
         """The full paths this middleware answers (for start-up messages)."""
