@@ -49,8 +49,10 @@ autodoc_typehints_format = "short"
 
 # -- examples: ``.. testcode::`` / ``.. doctest::`` blocks run with ``-b doctest`` ----------------
 
-doctest_global_setup = """
+doctest_global_setup = f"""
 import logging
+
+EXAMPLES = {str(HERE.parent / "examples")!r}  # the repository's examples/, for imports
 
 __name__ = "docs_example"  # Flask(__name__) needs a module name that is not "builtins"
 
