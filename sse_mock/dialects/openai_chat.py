@@ -66,6 +66,7 @@ class _TokenFrame(Frame):
     Frame is a frozen dataclass: its generated ``__init__`` costs ~0.5 µs, several times the
     cost of rendering one chunk. This subclass sets only ``data``; the other fields are class
     attributes copied from ``Frame(b"", token=True)`` below, so it reads exactly like one.
+    (``dataclasses.replace()`` on it raises TypeError: build a plain ``Frame`` instead.)
     """
 
     __slots__ = ()
