@@ -21,8 +21,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from docutils import nodes
-
 __all__ = [
     "ROUTE_DOCS",
     "fault_rows",
@@ -228,7 +226,7 @@ def render_table(name: str) -> tuple[list[str], list[str]]:
         from sse_mock.controls import CONTROLS
 
         header = ("Query parameter", "Header", "Takes")
-        widths = "2 3 6"
+        widths = "18 28 54"
         rows = [(f"``{n}``", f"``{h}``", escape(what)) for n, (h, what) in CONTROLS.items()]
     elif name in ("match-keys", "action-keys", "rule-keys"):
         from sse_mock import rules
@@ -237,25 +235,25 @@ def render_table(name: str) -> tuple[list[str], list[str]]:
                  "rule-keys": {k: v for k, v in rules.RULE_KEYS.items()
                                if k not in rules.ACTION_KEYS}}[name]
         header = ("Key", "Meaning")
-        widths = "1 4"
+        widths = "20 80"
         rows = [(f"``{k}``", escape(v)) for k, v in table.items()]
     elif name == "django-settings":
         from sse_mock.django import CONFIG_SETTING, SETTINGS
 
         header = ("Django setting", "Configuration key")
-        widths = "1 1"
+        widths = "40 60"
         rows = [(f"``{setting}``", f":confval:`{key}`") for setting, key in SETTINGS.items()]
         rows.append((f"``{CONFIG_SETTING}``", "a base configuration: a file path or a mapping"))
     elif name == "faults":
         header = ("Fault", "Fails", "What happens")
-        widths = "2 1 5"
+        widths = "22 14 64"
         try:
             rows = [(s, k, t) for s, k, t in fault_rows()]
         except ValueError as exc:
             return [], [str(exc)]
     elif name == "routes":
         header = ("Method", "Path", "Answers", "Errors shaped as")
-        widths = "1 3 4 1"
+        widths = "12 32 42 14"
         route_list, undocumented = route_rows()
         rows = list(route_list)
         warnings += [f"route {n!r} has no description in docs/_ext/sse_mock_docs.py ROUTE_DOCS"
@@ -273,6 +271,7 @@ def render_table(name: str) -> tuple[list[str], list[str]]:
 
 
 def setup(app: Any) -> dict[str, Any]:
+    from docutils import nodes  # type: ignore[import-untyped, unused-ignore]
     from sphinx.util import logging
     from sphinx.util.docutils import SphinxDirective
 
@@ -281,13 +280,13 @@ def setup(app: Any) -> dict[str, Any]:
     class ConfigDirective(SphinxDirective):
         has_content = False
 
-        def run(self) -> list[nodes.Node]:
+        def run(self) -> list[Any]:
             return list(self.parse_text_to_nodes("\n".join(render_config())))
 
     class ConfigTomlDirective(SphinxDirective):
         has_content = False
 
-        def run(self) -> list[nodes.Node]:
+        def run(self) -> list[Any]:
             text = render_config_toml()
             block = nodes.literal_block(text, text, language="toml")
             return [block]
@@ -296,7 +295,7 @@ def setup(app: Any) -> dict[str, Any]:
         has_content = False
         required_arguments = 1
 
-        def run(self) -> list[nodes.Node]:
+        def run(self) -> list[Any]:
             lines, problems = render_table(self.arguments[0])
             for problem in problems:
                 logger.warning(problem, location=self.get_location())
