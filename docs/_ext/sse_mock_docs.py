@@ -33,13 +33,13 @@ __all__ = [
 #: What each route answers; keyed by the route's name (``sse_mock.routes.Route.name``).
 ROUTE_DOCS: dict[str, str] = {
     "plain": "the seed's stream: one ``data: <word>`` event per word, then ``data: [DONE]``",
-    "journal": "the journal as JSON; ``DELETE`` clears it",
     "openai-chat": "OpenAI Chat Completions, streamed or not",
     "openai-completions": "OpenAI legacy Completions, streamed or not",
     "openai-responses": "OpenAI Responses API, streamed or not",
     "openai-models": "the model list (:confval:`models`)",
     "openai-model": "one model, or a 404 ``model_not_found``",
     "anthropic-messages": "Anthropic Messages, streamed or not",
+    "journal": "the :ref:`journal <journal>` as JSON; ``DELETE`` clears it",
 }
 
 FAMILY_DOCS = {"plain": "plain", "openai": "OpenAI", "anthropic": "Anthropic"}
