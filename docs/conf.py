@@ -41,6 +41,8 @@ html_title = f"sse_mock {release}"
 html_theme_options = {
     "description": "Mocked LLM streams inside the WSGI app you already run.",
     "fixed_sidebar": True,
+    "page_width": "1180px",  # room for 100-column code blocks
+    "sidebar_width": "230px",
 }
 
 autodoc_member_order = "bysource"

@@ -75,6 +75,8 @@ def test_html_builds_without_warnings(html: Path) -> None:
 
 
 def test_examples_in_the_docs_run(tmp_path: Path) -> None:
+    for module in ("openai", "anthropic", "httpx", "flask", "django", "paste.deploy"):
+        pytest.importorskip(module)  # the examples use them (all in the "test" extra)
     # Deprecations raised by the examples' own calls (e.g. a deprecated model name passed to an
     # SDK) are errors: the doctest globals are named "docs_example" (docs/conf.py).
     result = sphinx_build("doctest", tmp_path, PYTHONDEVMODE="1",
@@ -215,3 +217,29 @@ def test_custom_stream_resumes_and_stops(custom_stream: ModuleType) -> None:
 def test_custom_stream_paces_with_heartbeats(custom_stream: ModuleType) -> None:
     status, chunks = call(custom_stream.make_app(delay=0.01), "/progress?steps=2")
     assert chunks.count(b": ping\n") == 2
+
+
+def toml_blocks() -> Iterator[tuple[str, str]]:
+    """(page, text) of every ``.. code-block:: toml`` in the docs."""
+    for page in sorted(DOCS.rglob("*.rst")):
+        lines = page.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == ".. code-block:: toml":
+                block = []
+                for body in lines[i + 1:]:
+                    if body and not body.startswith(" "):
+                        break
+                    block.append(body[4:])
+                yield page.name, "\n".join(block).strip() + "\n"
+
+
+def test_toml_examples_in_the_docs_are_valid_configurations() -> None:
+    from sse_mock.config import ConfigError, load_config
+
+    blocks = list(toml_blocks())
+    assert len(blocks) >= 2
+    for page, text in blocks:
+        try:
+            load_config(tomllib.loads(text))
+        except (ConfigError, tomllib.TOMLDecodeError) as exc:
+            pytest.fail(f"docs/{page}: a TOML example is not a valid configuration: {exc}")
