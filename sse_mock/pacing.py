@@ -69,7 +69,18 @@ class Pacer:
         next_token = start + timing.first_token_delay  # due time of the next paced frame
         cursor = start  # nothing may leave before the frames ahead of it
         batch = bytearray(first)
-        for frame in frames:
+        it = iter(frames)
+        while True:
+            try:
+                frame = next(it)
+            except StopIteration:
+                break
+            except Exception:
+                # A fault that drops the connection (faults.StreamAbort) or a bug: what is
+                # already due still leaves first, so the client gets every event before it.
+                if batch:
+                    yield bytes(batch)
+                raise
             if frame.pause:
                 # A stall shifts everything after it, spacing kept.
                 cursor = max(cursor, clock()) + frame.pause

@@ -132,11 +132,14 @@ def fit_reply(reply: Reply, prompt: Prompt) -> Reply:
     """Apply the request's ``stop`` sequences and token limit, as the real APIs do (§2.1)."""
     text = reply.text
     finish = reply.finish
+    tool_calls = reply.tool_calls
     if prompt.stop and text:
         cut = min((i for i in (text.find(s) for s in prompt.stop if s) if i >= 0), default=-1)
         if cut >= 0:
+            # The model stops at the sequence: nothing after it, tool calls included.
             text = text[:cut]
             finish = finish or "stop_sequence"
+            tool_calls = ()
     if prompt.max_tokens is not None:
         tokens = tokenize(text)
         if len(tokens) > prompt.max_tokens:
@@ -144,4 +147,4 @@ def fit_reply(reply: Reply, prompt: Prompt) -> Reply:
             return replace(reply, text=text, tool_calls=(), finish="length")
     if text is reply.text and finish == reply.finish:
         return reply
-    return replace(reply, text=text, finish=finish)
+    return replace(reply, text=text, finish=finish, tool_calls=tool_calls)

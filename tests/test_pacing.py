@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from sse_mock.dialects.base import Frame
@@ -102,3 +104,19 @@ def test_jitter_is_seeded_and_bounded() -> None:
 def test_no_empty_writes() -> None:
     out = Pacer().pace([], Timing(interval=0), first=b"")
     assert list(out) == []
+
+
+def test_an_exception_from_the_frames_still_sends_what_was_due_first() -> None:
+    class Boom(Exception):
+        pass
+
+    def frames() -> Iterator[Frame]:
+        yield from tokens(3)
+        raise Boom
+
+    fake = FakeClock()
+    out = []
+    with pytest.raises(Boom):
+        for chunk in Pacer(fake.clock, fake.sleep).pace(frames(), Timing(interval=0)):
+            out.append(chunk)
+    assert out == [FIRST_CHUNK + b"data: 0\n\ndata: 1\n\ndata: 2\n\n"]

@@ -134,7 +134,7 @@ class Prompt:
         return sum(1 for m in self.messages if m.role == "user")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
     """One or more complete SSE events (never a fragment, §1.8 F-14).
 
@@ -142,6 +142,10 @@ class Frame:
     so the pacer spaces it by the token interval. ``paced``: spaced like a token without being
     one (the plain stream's ``[DONE]``). Other frames leave as soon as the frames before them
     have left. ``pause``: extra seconds of silence before this frame (a stall).
+
+    Treat it as immutable. It is not a frozen dataclass only because a frozen one's
+    ``__init__`` costs about 3× more, and a stream builds one per token
+    (bench/bench_chat_chunks.py).
     """
 
     data: bytes

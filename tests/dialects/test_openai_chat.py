@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -477,10 +476,7 @@ def test_token_frame_reads_like_a_frame() -> None:
     fast = token_frame(b"data: x\n\n")
     slow = Frame(b"data: x\n\n", token=True)
     assert isinstance(fast, Frame)
-    for f in dataclasses.fields(Frame):
-        assert getattr(fast, f.name) == getattr(slow, f.name)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.data = b""  # type: ignore[misc]
+    assert fast == slow
 
 
 @given(st.text(max_size=30))

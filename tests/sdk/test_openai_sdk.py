@@ -510,10 +510,6 @@ def test_disconnect_after_drops_the_connection(url: str) -> None:
     assert 1 <= len(got) <= 4 and "".join(got) == "".join(tokenize(REPLY)[: len(got) - 1])
 
 
-@pytest.mark.xfail(strict=True, reason="sse_mock/pacing.py: when the frame iterator raises "
-                   "StreamAbort, the pacer's pending batch is never written: N-1 events arrive "
-                   "instead of N, and with delay 0 nothing at all (not even the headers; "
-                   "werkzeug then keeps the client waiting until its timeout)")
 @pytest.mark.parametrize("delay", ["0", "0.001"])
 def test_disconnect_after_delivers_n_events(url: str, delay: str) -> None:
     got: list[str] = []
