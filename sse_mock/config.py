@@ -31,9 +31,9 @@ DEFAULT_MODELS = (
     "gpt-4o",
     "gpt-4.1",
     "o4-mini",
-    "claude-sonnet-4-5",
-    "claude-opus-4-1",
-    "claude-3-5-haiku-latest",
+    "claude-sonnet-4-6",
+    "claude-opus-4-7",
+    "claude-haiku-4-5",
 )
 
 
