@@ -63,6 +63,14 @@ Divergence #3: the headers "go out" with the first non-empty body chunk (PEP 333
     ``: ok`` comment at once (PROTOCOLS.md §5.4), so this never waits for a token.
 Divergence #4: the app runs in the caller's thread: a paced stream's pauses happen inside the
     client's reads, and client timeouts do not apply.
+Divergence #5: closing a response before the end pulls *one more* chunk before calling the
+    iterable's ``close()``, as a server notices a vanished client only at its next write
+    (PROTOCOLS.md §5.4). So a client that stops reading at a terminator (openai-python closes
+    the response at ``data: [DONE]``) leaves a journal entry "completed", as over a socket,
+    while a client that leaves mid-stream gives "client went away". That last pull runs in a
+    helper thread; ``close()`` waits for it at most ``close_grace`` seconds (0.25), so the
+    journal entry of a paced stream closed early may change a moment after ``close()``
+    returns.
 """
 
 from __future__ import annotations
@@ -70,6 +78,7 @@ from __future__ import annotations
 import io
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -113,6 +122,8 @@ class WSGITransport(_TransportBase):
         that starts with it has it removed from ``PATH_INFO``.
     :param remote_addr: ``REMOTE_ADDR`` of every request.
     :param wsgi_errors: ``wsgi.errors``; ``sys.stderr`` by default.
+    :param close_grace: Seconds that closing a response early may wait for the application's
+        next chunk (Divergence #5); the rest happens in the background.
 
     Exceptions raised by the application propagate to the caller (a test wants the
     traceback), except ``ConnectionError``, which is how a WSGI application drops the
@@ -126,11 +137,13 @@ class WSGITransport(_TransportBase):
         script_name: str = "",
         remote_addr: str = "127.0.0.1",
         wsgi_errors: TextIO | None = None,
+        close_grace: float = 0.25,  # Divergence #5: how long close() waits for the app
     ) -> None:
         self.app = app
         self.script_name = script_name.rstrip("/")
         self.remote_addr = remote_addr
         self.wsgi_errors = wsgi_errors
+        self.close_grace = close_grace
 
     # The transport protocol of httpx / httpx2 (their BaseTransport, Divergence #2).
 
@@ -154,7 +167,8 @@ class WSGITransport(_TransportBase):
         environ = self.environ(request, body)
         call = _Call(lib)
         result = self.app(environ, call.start_response)
-        exchange = _Exchange(lib, call, result)
+        exchange = _Exchange(lib, call, result, grace=self.close_grace,
+                             errors=self.wsgi_errors)
         try:
             exchange.start()  # Divergence #3: up to the first non-empty chunk
         except BaseException:
@@ -272,7 +286,15 @@ class _Call:
 class _Exchange:
     """The application's iterable, pulled one chunk per read of the client."""
 
-    def __init__(self, lib: ModuleType, call: _Call, result: Iterable[bytes] | None) -> None:
+    def __init__(
+        self,
+        lib: ModuleType,
+        call: _Call,
+        result: Iterable[bytes] | None,
+        *,
+        grace: float = 0.0,
+        errors: TextIO | None = None,
+    ) -> None:
         self.lib = lib
         self.call = call
         self.result = result
@@ -280,8 +302,10 @@ class _Exchange:
         self.ready: list[bytes] = []  # pulled but not yet read by the client
         self.expected: int | None = None
         self.received = 0
-        self.done = result is None
+        self.done = result is None  # the iterable is exhausted (or raised)
         self.closed = False
+        self.grace = grace
+        self.errors = errors
         self._lock = threading.Lock()
 
     @classmethod
@@ -315,6 +339,9 @@ class _Exchange:
             raise self.lib.RemoteProtocolError(
                 "peer closed connection without sending complete message body "
                 f"({type(exc).__name__}: {exc})") from exc
+        except BaseException:
+            self.done = True
+            raise
         else:
             if chunk:
                 self.ready.append(bytes(chunk))
@@ -339,12 +366,36 @@ class _Exchange:
                     f"(received {self.received} bytes, expected {self.expected})")
 
     def close(self) -> None:
-        """Call the iterable's ``close()`` once (PEP 3333): the app's ``finally`` runs."""
+        """The client closed the response: end the application's iterable (Divergence #5)."""
         with self._lock:
             if self.closed:
                 return
             self.closed = True
         self.ready.clear()
+        if self.done or self.iterator is None:
+            self._close_iterable()
+            return
+        # Divergence #5: like a server, pull once more before closing — in a helper thread, so
+        # the client does not wait for a paced chunk longer than `grace`.
+        tail = threading.Thread(target=self._finish, name="sse_mock.testing close", daemon=True)
+        tail.start()
+        tail.join(self.grace)
+
+    def _finish(self) -> None:
+        try:
+            self._pull()
+            self._close_iterable()
+        except self.lib.RemoteProtocolError:
+            pass  # the app dropped the connection (it was closed anyway)
+        except Exception:  # a server logs what the app raises after the client left
+            traceback.print_exc(file=self.errors or sys.stderr)
+            try:
+                self._close_iterable()
+            except Exception:
+                traceback.print_exc(file=self.errors or sys.stderr)
+
+    def _close_iterable(self) -> None:
+        """Call the iterable's ``close()`` (PEP 3333): the app's ``finally`` runs."""
         close = getattr(self.result, "close", None)
         if close is not None:
             close()
