@@ -112,9 +112,8 @@ class Server:
                     break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{target} did not start: "
-                                       f"{self.proc.stderr.read().decode() if self.proc.stderr else ''}"
-                                       ) from None
+                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                    raise RuntimeError(f"{target} did not start: {err}") from None
                 time.sleep(0.05)
         self.peak_rss = 0
         self._sampling = False
@@ -216,7 +215,7 @@ async def one_stream(port: int, path: str, n_events: int, delay: float, result: 
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection("127.0.0.1", port), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         result.errors += 1
         if len(result.first_errors) < 5:
             result.first_errors.append(f"connect: {exc!r}")
@@ -259,7 +258,7 @@ async def one_stream(port: int, path: str, n_events: int, delay: float, result: 
             result.lost_or_reordered += abs(n_events - expected)
         else:
             result.ok_streams += 1
-    except (OSError, asyncio.TimeoutError, ConnectionError, ValueError) as exc:
+    except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
         result.errors += 1
         if len(result.first_errors) < 5:
             result.first_errors.append(repr(exc))

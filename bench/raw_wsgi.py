@@ -20,6 +20,7 @@ def app(environ, start_response):  # type: ignore[no-untyped-def]
             wait = start + i * delay - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            yield f"id: {i}\ndata: {'w%d' % i if i < n else '[DONE]'}\n\n".encode()
+            data = f"w{i}" if i < n else "[DONE]"
+            yield f"id: {i}\ndata: {data}\n\n".encode()
 
     return events()
