@@ -1,0 +1,454 @@
+"""The demo page and ``examples/browser/`` in a real headless Chromium (PROTOCOLS.md §1.7, §5.2,
+§6): streams arrive incrementally, ``[DONE]`` closes the ``EventSource``, CORS works for
+``EventSource`` (no preflight) and for ``fetch()`` with ``Authorization`` (a real preflight), a
+429 is visible to page code, and an ``EventSource`` left open reconnects with ``Last-Event-ID``,
+gets 204 and stops.
+
+Skipped when ``/usr/bin/chromium`` or the ``playwright`` package is missing. Playwright drives
+Debian's Chromium through ``executable_path``; it never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="the playwright package is not installed")
+
+from conftest import serve  # noqa: E402
+
+from sse_mock import SSEMockMiddleware, create_app  # noqa: E402
+from sse_mock.config import DEFAULT_REPLY  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "browser"
+WORDS = DEFAULT_REPLY.split()
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+STREAM = "/mock/stream"
+CHAT = "/mock/v1/chat/completions"
+
+# Every EventSource a page creates, so that tests can read readyState after the page dropped
+# its own reference (the demo page sets `source = null` once it has closed it).
+TRACK_EVENTSOURCES = """
+(() => {
+  const Native = window.EventSource;
+  window.__sources = [];
+  window.EventSource = class extends Native {
+    constructor(...args) { super(...args); window.__sources.push(this); }
+  };
+})();
+"""
+
+BLANK_PAGE = b"<!doctype html><html><head><title>blank</title></head><body></body></html>"
+
+
+# -- servers ---------------------------------------------------------------------------------
+
+
+def static_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The example pages of examples/browser/ by file name, and /blank.html."""
+    name = (environ.get("PATH_INFO") or "/").lstrip("/")
+    path = EXAMPLES / name
+    if name == "blank.html":
+        body = BLANK_PAGE
+    elif name.endswith(".html") and "/" not in name and path.is_file():
+        body = path.read_bytes()
+    else:
+        start_response("404 Not Found", [("Content-Type", "text/plain"),
+                                         ("Content-Length", "9")])
+        return [b"not found"]
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                              ("Content-Length", str(len(body))),
+                              ("Cache-Control", "no-store")])
+    return [body]
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names
+
+
+@dataclass
+class Recorder:
+    """A WSGI wrapper that notes every request before handing it on (the journal does not
+    record preflights, nor request headers)."""
+
+    app: Callable[..., Any]
+    requests: list[Seen] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        headers = {k[5:].lower().replace("_", "-"): str(v)
+                   for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        seen = Seen(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                    environ.get("QUERY_STRING", ""), headers)
+        with self._lock:
+            self.requests.append(seen)
+        return self.app(environ, start_response)
+
+    def to(self, path: str, method: str | None = None) -> list[Seen]:
+        with self._lock:
+            return [r for r in self.requests
+                    if r.path == path and (method is None or r.method == method)]
+
+
+@dataclass
+class Site:
+    """Where the page comes from and where the mock answers: one origin or two."""
+
+    page_origin: str
+    mock_origin: str
+    mock: SSEMockMiddleware
+    seen: Recorder  # every request that reached the mock's server
+
+    @property
+    def cross_origin(self) -> bool:
+        return self.page_origin != self.mock_origin
+
+    def url(self, page: str, **params: str) -> str:
+        if self.cross_origin:
+            params = {"base": self.mock_origin, **params}
+        query = urlencode(params)
+        return f"{self.page_origin}/{page}" + (f"?{query}" if query else "")
+
+    def plain_entries(self) -> list[Any]:
+        return [e for e in self.mock.journal.entries() if e.route == "plain"]
+
+
+@contextlib.contextmanager
+def site(origin: str, **options: Any) -> Iterator[Site]:
+    """same-origin: the pages and the mock on one server (the static app wrapped by the
+    middleware). cross-origin: the pages on one port, the mock (create_app) on another."""
+    if origin == "same-origin":
+        mock = SSEMockMiddleware(static_app, **options)
+        recorder = Recorder(mock)
+        with serve(recorder) as base:
+            yield Site(base, base, mock, recorder)
+    else:
+        mock = create_app(**options)
+        recorder = Recorder(mock)
+        with serve(static_app) as page_base, serve(recorder) as mock_base:
+            yield Site(page_base, mock_base, mock, recorder)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll `predicate` (Python side, e.g. the journal) until true; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def stays(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `predicate` for `seconds`; fail as soon as it turns false (a bounded quiet window)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate(), what
+        time.sleep(0.05)
+    assert predicate(), what
+
+
+def observe_growth(page: Page, text_js: str, streaming_js: str, times: int = 2) -> list[int]:
+    """Wait `times` times for the text (a JS expression) to grow while `streaming_js` holds:
+    proof that it arrives in pieces, not at once at the end."""
+    check = f"""prev => {{
+        if (!({streaming_js})) return false;
+        const n = ({text_js}).length;
+        return n > prev ? n : false;
+    }}"""
+    lengths: list[int] = []
+    prev = 0
+    for _ in range(times):
+        handle = page.wait_for_function(check, arg=prev, polling=10, timeout=TIMEOUT_MS)
+        prev = int(handle.json_value())
+        lengths.append(prev)
+    return lengths
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh context (own cache, own preflight cache) per test."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(TRACK_EVENTSOURCES)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture(params=["same-origin", "cross-origin"])
+def origin(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# -- the demo page (create_app serves it at /) ------------------------------------------------
+
+
+def test_demo_page_streams_incrementally_and_closes_on_done(page: Page) -> None:
+    app = create_app(delay=0.05)
+    with serve(app) as base:
+        page.goto(base + "/")
+        page.fill("#prompt", "hi there")
+        page.click("#send")
+        lengths = observe_growth(
+            page, "document.querySelector('.msg.bot').textContent",
+            "document.querySelector('.msg.bot.streaming') !== null")
+        assert lengths[0] < lengths[1]
+        page.wait_for_function(
+            "() => !document.getElementById('send').disabled"
+            " && document.querySelector('.msg.bot.streaming') === null")
+        assert page.text_content(".msg.user") == "hi there"
+        assert page.text_content(".msg.bot") == DEFAULT_REPLY
+        assert page.evaluate("window.__sources.map(s => s.readyState)") == [2]
+        assert page.evaluate("document.getElementById('stop').disabled") is True
+        wait_until(lambda: all(e.outcome != "in progress" for e in app.journal.entries()),
+                   what="the stream's journal entry to end")
+        plain = [e for e in app.journal.entries() if e.route == "plain"]
+        assert [(e.method, e.status, e.outcome) for e in plain] == [("GET", 200, "completed")]
+        assert plain[0].events == len(WORDS)
+
+
+def test_demo_page_rate_limit_fault_fails_the_source_once(page: Page) -> None:
+    app = create_app(delay=0.05)
+    with serve(app) as base:
+        page.goto(base + "/")
+        page.select_option("#fault", "rate_limit")
+        page.click("#send")
+        page.wait_for_function("() => document.querySelector('.msg.bot.err') !== null"
+                               " && !document.getElementById('send').disabled")
+        assert page.text_content(".msg.bot") == "[connection failed]"
+        assert page.evaluate("window.__sources.map(s => s.readyState)") == [2]
+        plain = [e for e in app.journal.entries() if e.route == "plain"]
+        assert [(e.status, e.fault) for e in plain] == [(429, "rate_limit")]
+
+
+# -- examples/browser/eventsource.html ---------------------------------------------------------
+
+
+def test_eventsource_page_reads_the_stream(page: Page, origin: str) -> None:
+    with site(origin, delay=0.03) as s:
+        page.goto(s.url("eventsource.html"))
+        lengths = observe_growth(page, "document.getElementById('out').textContent",
+                                 "document.getElementById('status').dataset.state !== 'done'")
+        assert lengths[0] < lengths[1]
+        page.wait_for_function("() => document.getElementById('status').dataset.state"
+                               " === 'done'")
+        assert page.text_content("#out") == DEFAULT_REPLY
+        assert page.evaluate("window.source.readyState") == 2
+        gets = s.seen.to(STREAM)
+        assert [r.method for r in gets] == ["GET"]
+        assert gets[0].headers.get("accept") == "text/event-stream"
+        assert not s.seen.to(STREAM, "OPTIONS"), "EventSource needs no preflight (§6.1)"
+        if s.cross_origin:
+            assert gets[0].headers.get("origin") == s.page_origin
+        wait_until(lambda: all(e.outcome != "in progress" for e in s.plain_entries()),
+                   what="the stream's journal entry to end")
+        assert [(e.status, e.outcome) for e in s.plain_entries()] == [(200, "completed")]
+
+
+def test_eventsource_page_rate_limit_closes_the_source(page: Page, origin: str) -> None:
+    with site(origin, delay=0.03) as s:
+        page.goto(s.url("eventsource.html", fault="rate_limit:2"))
+        page.wait_for_function("() => document.getElementById('status').dataset.state"
+                               " === 'error'")
+        assert page.evaluate("window.source.readyState") == 2
+        assert page.text_content("#out") == ""
+        assert [(e.status, e.fault) for e in s.plain_entries()] == [(429, "rate_limit:2")]
+        assert len(s.seen.to(STREAM)) == 1
+
+
+def test_eventsource_page_resumes_after_dropped_connections(page: Page) -> None:
+    # disconnect_after:4 drops every connection after four words; the browser reconnects with
+    # Last-Event-ID (the query string, fault included, is the same) and the mock resumes after
+    # that id, so the page ends up with every word exactly once. retry=100: quick reconnects.
+    with site("cross-origin", delay=0, retry=100) as s:
+        page.goto(s.url("eventsource.html", fault="disconnect_after:4"))
+        page.wait_for_function("() => document.getElementById('status').dataset.state"
+                               " === 'done'")
+        assert page.text_content("#out") == DEFAULT_REPLY
+        ids = [r.headers.get("last-event-id") for r in s.seen.to(STREAM)]
+        assert ids == [None, "3", "7"]
+
+
+def test_example_pages_show_in_band_errors(page: Page) -> None:
+    with site("cross-origin", delay=0) as s:
+        page.goto(s.url("eventsource.html", fault="error_after:3"))
+        page.wait_for_function("() => document.getElementById('status').dataset.state"
+                               " === 'error'")
+        assert page.text_content("#out") == " ".join(WORDS[:3])
+        assert "error event from the server" in (page.text_content("#status") or "")
+        assert page.evaluate("window.source.readyState") == 2
+
+        page.goto(s.url("fetch_chat.html", fault="error_after:3"))
+        page.click("#send")
+        page.wait_for_function("() => document.getElementById('status').dataset.state"
+                               " === 'error'")
+        assert page.get_attribute("#status", "data-http") == "200"
+        assert (page.text_content("#status") or "").startswith("error event: ")
+        assert (page.text_content("#out") or "").startswith("Hello,")
+        assert len(s.seen.to(STREAM)) == 1
+
+
+# -- an EventSource that is not closed on [DONE] --------------------------------------------------
+
+OPEN_WITHOUT_CLOSE = """url => {
+  window.__log = [];
+  const es = new EventSource(url);
+  window.__es = es;
+  es.onmessage = (e) => window.__log.push(["message", e.data, e.lastEventId]);
+  es.onerror = () => window.__log.push(["error", es.readyState]);
+}"""
+
+
+def test_unclosed_eventsource_reconnects_gets_204_and_stops(page: Page, origin: str) -> None:
+    # retry=200: the stream's first event says `retry: 200`, so the reconnect comes after
+    # 0.2 s instead of Chromium's default 3 s, and a reconnect loop would show up many times
+    # over in the 2 s quiet window below.
+    with site(origin, delay=0, retry=200) as s:
+        page.goto(s.url("blank.html"))
+        page.evaluate(OPEN_WITHOUT_CLOSE, s.mock_origin + STREAM)
+        page.wait_for_function("() => window.__es.readyState === 2")
+        log = page.evaluate("window.__log")
+        messages = [entry for entry in log if entry[0] == "message"]
+        assert [m[1] for m in messages] == [*WORDS, "[DONE]"]
+        assert [m[2] for m in messages] == [str(i) for i in range(len(WORDS) + 1)]
+        # The normal end: error with readyState CONNECTING; the 204: error with CLOSED.
+        assert [entry for entry in log if entry[0] == "error"] == [["error", 0], ["error", 2]]
+
+        gets = s.seen.to(STREAM)
+        assert len(gets) == 2
+        assert "last-event-id" not in gets[0].headers
+        assert gets[1].headers.get("last-event-id") == str(len(WORDS))
+        assert not s.seen.to(STREAM, "OPTIONS"), "a short plain Last-Event-ID needs no preflight"
+        wait_until(lambda: len(s.plain_entries()) == 2
+                   and all(e.outcome != "in progress" for e in s.plain_entries()),
+                   what="two finished plain-stream entries")
+        assert [(e.status, e.outcome) for e in s.plain_entries()] == [
+            (200, "completed"), (204, "completed")]
+        stays(lambda: len(s.seen.to(STREAM)) == 2, 2.0,
+              "the browser asked again after the 204")
+        assert page.evaluate("window.__es.readyState") == 2
+
+
+# -- examples/browser/fetch_chat.html ----------------------------------------------------------
+
+
+def test_fetch_chat_page_streams_the_reply(page: Page, origin: str) -> None:
+    with site(origin, delay=0.03) as s:
+        page.goto(s.url("fetch_chat.html"))
+        page.fill("#prompt", "Hi from Chromium")
+        page.click("#send")
+        lengths = observe_growth(page, "document.getElementById('out').textContent",
+                                 "document.getElementById('status').dataset.state"
+                                 " === 'streaming'")
+        assert lengths[0] < lengths[1]
+        page.wait_for_function("() => document.getElementById('status').dataset.state"
+                               " === 'done'")
+        assert page.text_content("#out") == DEFAULT_REPLY
+        assert page.get_attribute("#status", "data-http") == "200"
+        assert page.evaluate("document.getElementById('send').disabled") is False
+
+        posts = s.seen.to(CHAT, "POST")
+        assert len(posts) == 1
+        assert posts[0].headers.get("authorization") == "Bearer test"
+        assert posts[0].headers.get("content-type", "").startswith("application/json")
+        preflights = s.seen.to(CHAT, "OPTIONS")
+        if s.cross_origin:
+            assert len(preflights) == 1
+            assert s.seen.requests.index(preflights[0]) < s.seen.requests.index(posts[0])
+            assert preflights[0].headers.get("access-control-request-method") == "POST"
+            requested = preflights[0].headers.get("access-control-request-headers", "")
+            assert "authorization" in requested.split(",")
+            assert "content-type" in requested.split(",")
+            assert posts[0].headers.get("origin") == s.page_origin
+        else:
+            assert preflights == [], "a same-origin request is never preflighted"
+        entries = [e for e in s.mock.journal.entries() if e.route != "plain"]
+        assert len(entries) == 1
+        assert entries[0].status == 200
+        assert entries[0].body["stream"] is True
+        assert entries[0].body["messages"] == [{"role": "user", "content": "Hi from Chromium"}]
+
+
+def test_fetch_chat_page_sees_429_and_retry_after(page: Page, origin: str) -> None:
+    with site(origin, delay=0.03) as s:
+        page.goto(s.url("fetch_chat.html", fault="rate_limit:2"))
+        page.click("#send")
+        page.wait_for_function("() => document.getElementById('status').dataset.state"
+                               " === 'error'")
+        # What the page read from the Response: status, the exposed retry-after, the JSON body.
+        assert page.get_attribute("#status", "data-http") == "429"
+        assert page.get_attribute("#status", "data-retry-after") == "2"
+        text = page.text_content("#status") or ""
+        assert text.startswith("HTTP 429 (retry-after: 2 s): Rate limit reached")
+        assert page.text_content("#out") == ""
+        if s.cross_origin:
+            (preflight,) = s.seen.to(CHAT, "OPTIONS")
+            requested = preflight.headers.get("access-control-request-headers", "").split(",")
+            assert "authorization" in requested and "x-mock-fault" in requested
+        (post,) = s.seen.to(CHAT, "POST")
+        assert post.headers.get("x-mock-fault") == "rate_limit:2"
+        entries = [e for e in s.mock.journal.entries() if e.route != "plain"]
+        assert [(e.status, e.fault) for e in entries] == [(429, "rate_limit:2")]
+
+
+def test_fetch_reads_exposed_headers_directly(page: Page) -> None:
+    """The same checks without the example page: `response.status` and
+    `response.headers.get("retry-after")` in page code, cross-origin."""
+    with site("cross-origin", delay=0) as s:
+        page.goto(s.url("blank.html"))
+        got = page.evaluate("""async url => {
+            const body = JSON.stringify({model: "gpt-4o-mini", stream: true,
+                                         messages: [{role: "user", content: "Hi"}]});
+            const r = await fetch(url, {method: "POST", body, headers: {
+                "Authorization": "Bearer test", "Content-Type": "application/json",
+                "X-Mock-Fault": "rate_limit:2"}});
+            return [r.status, r.headers.get("retry-after"), r.headers.get("retry-after-ms"),
+                    r.headers.get("x-request-id") !== null];
+        }""", s.mock_origin + CHAT)
+        assert got == [429, "2", "2000", True]
