@@ -55,7 +55,7 @@ from .base import (
 )
 from .shapes import anthropic_error_object
 
-__all__ = ["FRAGMENT", "STOP_REASONS", "AnthropicMessagesDialect"]
+__all__ = ["FRAGMENT", "PING", "STOP_REASONS", "AnthropicMessagesDialect", "fragments"]
 
 #: The neutral ``Reply.finish_reason`` → Anthropic ``stop_reason`` (§4.2, SDK ``StopReason``).
 STOP_REASONS: dict[str, str] = {
