@@ -353,7 +353,9 @@ def _check_table(keys: Sequence[Key], values: Mapping[str, Any], where: str) -> 
             raise ConfigError(
                 f"{where}: unknown key {name!r}; allowed: {', '.join(sorted(by_name))}"
             )
-        out[name] = _check(key, value, f"{where}.{name}")
+        # "options: key 'cors'" → "options: key 'cors.origins'"
+        sub = f"{where[:-1]}.{name}'" if where.endswith("'") else f"{where}.{name}"
+        out[name] = _check(key, value, sub)
     return out
 
 

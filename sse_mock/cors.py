@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import CORSConfig
+from .controls import CONTROLS
 
 __all__ = ["EXPOSE_HEADERS", "CORSPolicy"]
 
@@ -36,10 +37,12 @@ EXPOSE_HEADERS = ", ".join(
 )
 
 # §6.5: what a configured allow-list must hold when the request names nothing.
-DEFAULT_ALLOW_HEADERS = (
-    "authorization, content-type, x-api-key, anthropic-version, anthropic-beta, "
-    "anthropic-dangerous-direct-browser-access, openai-organization, openai-project, "
-    "last-event-id, x-mock-delay, x-mock-reply, x-mock-fault, x-mock-seed"
+DEFAULT_ALLOW_HEADERS = ", ".join(
+    (
+        "authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta",
+        "anthropic-dangerous-direct-browser-access", "openai-organization", "openai-project",
+        "last-event-id", *(header.lower() for header, _ in CONTROLS.values()),
+    )
 )
 
 ALLOW_METHODS = "GET, POST, OPTIONS"

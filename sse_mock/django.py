@@ -61,8 +61,9 @@ CONFIG_SETTING = PREFIX + "CONFIG"
 #: Django setting name → configuration key, one per top-level key of the schema.
 SETTINGS: dict[str, str] = {PREFIX + key.name.upper(): key.name for key in SCHEMA}
 
-# "options: key 'cors'.origins: …", "options: rules[0].match: …", "config: key 'x' is unknown …"
-_PLACE = re.compile(r"^(?P<source>options|config): (?:key '(?P<key>\w+)'|(?P<bare>\w+)(?=[\[.:]))")
+# "options: key 'cors.origins': …", "options: rules[0].match: …", "config: key 'x' is unknown …"
+_PLACE = re.compile(r"^(?P<source>options|config): (?:key '(?P<key>\w+)(?P<nested>(?:\.\w+)*)'"
+                    r"|(?P<bare>\w+)(?=[\[.:]))")
 _DOTTED = re.compile(r"^\.(\w+)")
 
 
@@ -105,13 +106,13 @@ def _translate(message: str, base: Any) -> str:
 
     >>> _translate("options: key 'delay': expected a number ≥ 0, got -1", None)
     'SSE_MOCK_DELAY: expected a number ≥ 0, got -1'
-    >>> _translate("options: key 'cors'.origins: 'x' is not an origin", None)
+    >>> _translate("options: key 'cors.origins': 'x' is not an origin", None)
     "SSE_MOCK_CORS['origins']: 'x' is not an origin"
     """
     m = _PLACE.match(message)
     if m is not None:
         key = m["key"] or m["bare"]
-        rest = message[m.end():]
+        rest = (m["nested"] or "") + message[m.end():]
         subscripts = ""  # a nested key reads as Python: SSE_MOCK_CORS['origins']
         while (sub := _DOTTED.match(rest)) is not None:
             subscripts += f"[{sub[1]!r}]"

@@ -52,13 +52,15 @@ class Journal:
         self._lock = threading.Lock()
         self._next = 1
 
-    def start(self, method: str, path: str, route: str) -> Entry:
+    def start(self, method: str, path: str, route: str, keep: bool = True) -> Entry:
+        """A new entry; ``keep=False`` makes one that is not recorded (reads of the journal)."""
         with self._lock:
-            entry = Entry(id=self._next, time=time.time(), method=method, path=path,
-                          route=route, _start=time.monotonic())
-            self._next += 1
-            if self.size:
-                self._entries.append(entry)
+            entry = Entry(id=self._next if keep else 0, time=time.time(), method=method,
+                          path=path, route=route, _start=time.monotonic())
+            if keep:
+                self._next += 1
+                if self.size:
+                    self._entries.append(entry)
         return entry
 
     @staticmethod

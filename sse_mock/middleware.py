@@ -141,16 +141,18 @@ class SSEMockMiddleware:
                 headers = [("Allow", route.allow), *cors.response_headers(environ)]
             start_response("204 No Content", headers)
             return []
-        if not self._warned_single_thread and environ.get("wsgi.multithread") is False and (
-            environ.get("wsgi.multiprocess") is not True or "gunicorn.socket" in environ
-        ):
+        if (not self._warned_single_thread and environ.get("wsgi.multithread") is False
+                and "REMOTE_ADDR" in environ):
+            # A real server (test clients set no REMOTE_ADDR) that runs one request at a time
+            # per process: gunicorn's sync worker, `flask run --without-threads`, wsgiref.
             self._warned_single_thread = True
             log.warning(
                 "sse_mock: this WSGI server runs one request at a time (wsgi.multithread is "
                 "false): while a mock stream is open every other request waits. Use a threaded "
                 "server (flask run, waitress, gunicorn -k gthread or -k gevent).")
         head = method == "HEAD"
-        entry = self.journal.start(method, path_of(environ), route.name)
+        entry = self.journal.start(method, path_of(environ), route.name,
+                                   keep=route.name != "journal")
         request_id = shape.new_request_id()
         entry.request_id = request_id
         try:

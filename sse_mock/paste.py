@@ -52,15 +52,16 @@ from .middleware import wrap
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["filter_app_factory", "ini_options"]
+__all__ = ["app_factory", "filter_app_factory", "ini_options"]
 
 _KEYS = {key.name: key for key in SCHEMA}
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 BOOL_WORDS = "true/false/yes/no/on/off/1/0"
 
-# "options: key 'cors'.origins: …" or "options: rules[0].match: …"
-_PLACE = re.compile(r"^options: (?:key '(?P<key>\w+)'|(?P<bare>\w+)(?=[\[.:]))(?P<sub>(?:\.\w+)*)")
+# "options: key 'cors.origins': …" or "options: rules[0].match: …"
+_PLACE = re.compile(
+    r"^options: (?:key '(?P<key>\w+(?:\.\w+)*)'|(?P<bare>\w+)(?=[\[.:]))(?P<sub>(?:\.\w+)*)")
 
 
 def filter_app_factory(
@@ -77,6 +78,25 @@ def filter_app_factory(
     base, options = ini_options(local_conf, here=here if isinstance(here, str) else None)
     try:
         return wrap(app, base, **options)
+    except ConfigError as exc:
+        raise ConfigError(_name_ini_key(str(exc), base, options.get("fixtures", ()))) from None
+
+
+def app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> WSGIApplication:
+    """PasteDeploy ``paste.app_factory``: the standalone app (:func:`sse_mock.create_app`).
+
+    .. code-block:: ini
+
+        [app:main]
+        use = egg:sse-mock
+        delay = 0.05
+    """
+    from .app import create_app
+
+    here = global_conf.get("here")
+    base, options = ini_options(local_conf, here=here if isinstance(here, str) else None)
+    try:
+        return create_app(base, **options)
     except ConfigError as exc:
         raise ConfigError(_name_ini_key(str(exc), base, options.get("fixtures", ()))) from None
 
@@ -177,7 +197,7 @@ def _unknown(ini_key: str, name: str, allowed: Any, prefix: str = "") -> str:
 def _name_ini_key(message: str, base: str | None, fixtures: Any = ()) -> str:
     """Name the ini key in a message of :func:`sse_mock.config.load_config`.
 
-    >>> _name_ini_key("options: key 'cors'.origins: 'x' is not an origin", None)
+    >>> _name_ini_key("options: key 'cors.origins': 'x' is not an origin", None)
     "ini key 'cors.origins': 'x' is not an origin"
     """
     m = _PLACE.match(message)

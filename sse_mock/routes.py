@@ -144,11 +144,13 @@ def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
         yield frame
 
 
-def _decide(mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str) -> Decision:
+def _decide(
+    mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str, resume: bool = False
+) -> Decision:
     """The scenario's decision, with what every route does alike: strict mode's error for an
     unmatched request, and HTTP faults (which fail before any stream starts)."""
     scenario = mw.scenario
-    decision = scenario.decide(prompt, call.controls, call.environ)
+    decision = scenario.decide(prompt, call.controls, call.environ, resume=resume)
     call.entry.rule = decision.rule
     if decision.rule is None and mw.config.strict and scenario.rules:
         near = nearest_rule(scenario.rules, prompt)
@@ -219,9 +221,9 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
                 said = value
         messages = (Message("user", said),) if said else ()
         prompt = Prompt(route="plain", stream=True, messages=messages)
-        decision = _decide(mw, call, prompt, "plain")
-        after = -1
         last_id = call.environ.get("HTTP_LAST_EVENT_ID")
+        decision = _decide(mw, call, prompt, "plain", resume=last_id is not None)
+        after = -1
         if last_id is not None:
             # A reconnecting EventSource (§1.7): resume after the id it saw last. The stream is
             # recomputed from the request, so this works across processes.
@@ -247,7 +249,7 @@ def journal_route(mw: SSEMockMiddleware) -> Route:
         if call.environ["REQUEST_METHOD"] == "DELETE":
             mw.journal.clear()
             return Answer(status=204)
-        entries = [e.to_dict() for e in mw.journal.entries() if e is not call.entry]
+        entries = [e.to_dict() for e in mw.journal.entries()]
         body = json.dumps({"object": "list", "data": entries}, default=str).encode()
         return Answer(body=body)
 

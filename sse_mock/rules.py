@@ -12,11 +12,13 @@ import difflib
 import fnmatch
 import json
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from . import config as _config
@@ -132,14 +134,19 @@ class Rule:
                         return False
         return True
 
-    def next_action(self, prompt: Prompt) -> Action:
+    def next_action(self, prompt: Prompt, advance: bool = True) -> Action:
+        """The action for this request. ``advance=False`` (a resumed stream) answers again
+        with the action served last, without moving the sequence on."""
         actions = self.spec.actions
         if len(actions) == 1:
             action = actions[0]
         else:
             with self._lock:
-                action = actions[self._position]
-                self._position = (self._position + 1) % len(actions)
+                if advance:
+                    action = actions[self._position]
+                    self._position = (self._position + 1) % len(actions)
+                else:
+                    action = actions[(self._position - 1) % len(actions)]
         if action.echo:
             reply = Reply(text=prompt.last_user)
             return Action(reply=reply, interval=action.interval,
@@ -341,7 +348,7 @@ def _parse_action(where: str, value: Mapping[str, Any], allowed: Mapping[str, st
                   jitter=jitter, fault=fault, should_retry=should_retry)
 
 
-def parse_rule(where: str, value: Any) -> RuleSpec:
+def parse_rule(where: str, value: Any, label: str | None = None) -> RuleSpec:
     if not isinstance(value, Mapping):
         raise _err(where, f"expected a table, got {value!r}")
     for key in value:
@@ -350,7 +357,7 @@ def parse_rule(where: str, value: Any) -> RuleSpec:
     name = value.get("name")
     if name is not None and not isinstance(name, str):
         raise _err(f"{where}.name", f"expected a string, got {name!r}")
-    label = f"{where.rsplit(': ', 1)[-1]}" + (f" ({name})" if name else "")
+    label = (label or where.rsplit(": ", 1)[-1]) + (f" ({name})" if name else "")
     match, hints = _parse_match(f"{where}.match", value.get("match", {}))
     action_part = {k: v for k, v in value.items() if k in ACTION_KEYS}
     if "sequence" in value or "replies" in value:
@@ -397,7 +404,9 @@ def _check_fixtures(value: Any, where: str) -> tuple[RuleSpec, ...]:
             raise ConfigError(f"{path}: 'rules' must be a list of tables")
         token = BASE_DIR.set(path.resolve().parent)
         try:
-            specs += [parse_rule(f"{path}: rules[{i}]", r) for i, r in enumerate(rules)]
+            # Labels keep the file's name: the journal and strict mode tell the files apart.
+            specs += [parse_rule(f"{path}: rules[{i}]", r, f"{path.name}: rules[{i}]")
+                      for i, r in enumerate(rules)]
         finally:
             BASE_DIR.reset(token)
     _warn_unreachable(tuple(specs))
@@ -409,8 +418,19 @@ def _warn_unreachable(specs: Sequence[RuleSpec]) -> None:
         if spec.catch_all:
             warnings.warn(
                 f"{specs[i + 1].label} can never match: {spec.label} before it matches "
-                "every request", UserWarning, stacklevel=4)
+                "every request", UserWarning, stacklevel=_caller_stacklevel())
             return
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel that points a warning at the first frame outside sse_mock."""
+    package = str(Path(__file__).resolve().parent)
+    level = 2
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _check_chaos(value: Any, where: str) -> dict[Fault, float]:

@@ -44,7 +44,15 @@ class Scenario:
         self._chaos_rng = random.Random(config.seed)
         self._default_reply = lorem(config.lorem_tokens) if config.lorem_tokens else config.reply
 
-    def decide(self, prompt: Prompt, controls: Controls, environ: Mapping[str, Any]) -> Decision:
+    def decide(
+        self,
+        prompt: Prompt,
+        controls: Controls,
+        environ: Mapping[str, Any],
+        resume: bool = False,
+    ) -> Decision:
+        """Decide one request. ``resume=True`` (a reconnect with ``Last-Event-ID``) repeats the
+        reply served last and uses up no state: no sequence step, count or chaos draw."""
         cfg = self.config
         rule = self._match(prompt, environ)
         # Timing: config, then the rule, then the request.
@@ -57,7 +65,7 @@ class Scenario:
         label = None
         if rule is not None:
             label = rule.label
-            action = rule.next_action(prompt)
+            action = rule.next_action(prompt, advance=not resume)
             reply = action.reply
             fault = action.fault
             should_retry = action.should_retry
@@ -82,9 +90,9 @@ class Scenario:
             fault = controls.fault
         if controls.should_retry is not None:
             should_retry = controls.should_retry
-        if fault is None and self._chaos:
+        if fault is None and self._chaos and not resume:
             fault = self._draw_chaos(controls.seed)
-        if fault is not None and fault.count and not fault.in_stream:
+        if fault is not None and fault.count and not fault.in_stream and not resume:
             key = (label or "request", fault.spec)
             if not self._fails_now(key, fault.count):
                 fault = None

@@ -301,3 +301,37 @@ def test_tokenizer_round_trips() -> None:
     text = "  Hello,\n world  ✓ "
     assert "".join(tokenize(text)) == text
     assert tokenize("Hello, this is") == ["Hello,", " this", " is"]
+
+
+def test_a_reconnect_resumes_the_reply_it_was_given_and_uses_up_no_state() -> None:
+    app = create_app(delay=0, rules=[{"match": {"route": "plain"},
+                                      "replies": ["Hi", "One two three four five"]}])
+    c = Client(app)
+    assert [e.data for e in parse(c.get("/mock/stream").get_data())] == ["Hi", "[DONE]"]
+    # The browser reconnects after [DONE] (id 1): complete, 204 — not the next reply.
+    assert c.get("/mock/stream", headers={"Last-Event-ID": "1"}).status_code == 204
+    got = parse(c.get("/mock/stream").get_data())
+    assert [e.data for e in got] == ["One", "two", "three", "four", "five", "[DONE]"]
+    resumed = parse(c.get("/mock/stream", headers={"Last-Event-ID": "2"}).get_data())
+    assert [e.data for e in resumed] == ["four", "five", "[DONE]"]
+    assert words(app) == ["Hi"]  # the sequence moved on once per new stream only
+
+
+def test_fixture_rule_labels_name_their_file(tmp_path: Path) -> None:
+    (tmp_path / "more.toml").write_text('[[rules]]\nname = "x"\nmatch = { contains = "zz" }\n'
+                                        'reply = "z"\n')
+    app = create_app(delay=0, rules=[{"match": {"contains": "aa"}, "reply": "a"}],
+                     fixtures=[str(tmp_path / "more.toml")])
+    words(app, "zz")
+    assert app.journal.entries()[-1].rule == "more.toml: rules[0] (x)"
+
+
+def test_unreachable_rule_warning_points_at_the_caller() -> None:
+    with pytest.warns(UserWarning) as record:
+        create_app(rules=[{"reply": "always"}, {"match": {"contains": "x"}, "reply": "never"}])
+    assert record[0].filename == __file__
+
+
+def test_nested_config_errors_name_the_dotted_key() -> None:
+    with pytest.raises(ConfigError, match=r"key 'cors\.max_age'"):
+        create_app(cors={"max_age": -1})

@@ -251,3 +251,14 @@ def test_pserve_runs_the_example(tmp_path: Path) -> None:
         assert first_at < arrivals[0], (first_at, arrivals)
         assert arrivals[-1] - arrivals[0] > 0.2, arrivals
         assert c.get(base + "/hello").json() == {"hello": "from Pyramid"}
+
+
+def test_paste_app_factory_builds_the_standalone_app(tmp_path: Path) -> None:
+    ini = tmp_path / "standalone.ini"
+    ini.write_text("[app:main]\nuse = egg:sse-mock\ndelay = 0\nreply = from paste\n")
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app, SSEMockMiddleware)
+    assert app.config.reply == "from paste" and app.config.delay == 0
+    ini.write_text("[app:main]\nuse = egg:sse-mock\ndelay = soon\n")
+    with pytest.raises(ConfigError, match="ini key 'delay'"):
+        loadapp(f"config:{ini}")
