@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import wsgiref.simple_server
 import wsgiref.util
 import wsgiref.validate
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -87,17 +91,69 @@ def validated(app: Callable[..., Any]) -> Callable[..., Any]:
     return checked
 
 
-def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
-    """Poll until something accepts connections on (host, port)."""
+def wait_for_port(host: str, port: int, timeout: float = 10.0,
+                  proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll until something accepts connections on (host, port); fail early if `proc` exits."""
     deadline = time.monotonic() + timeout
     while True:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}")
         try:
             with socket.create_connection((host, port), timeout=1):
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise
+                raise AssertionError(f"nothing listens on port {port} after {timeout} s") from None
             time.sleep(0.02)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerProcess:
+    """A server running as a subprocess: its URL, its process and what it printed."""
+
+    def __init__(self, url: str, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
+        self.url, self.proc, self._out = url, proc, out
+        self.final_log: str | None = None  # set once the process has ended
+
+    def log(self) -> str:
+        """stdout and stderr so far (or in full, once the process has ended)."""
+        if self.final_log is not None:
+            return self.final_log
+        self._out.flush()
+        self._out.seek(0)
+        return self._out.read().decode(errors="replace")
+
+
+@contextlib.contextmanager
+def server_process(
+    cmd: list[str], port: int, *, cwd: Path = ROOT, pythonpath: tuple[Path, ...] = (),
+    drop_env: tuple[str, ...] = (), timeout: float = 20,
+) -> Iterator[ServerProcess]:
+    """Run `cmd` (a server listening on 127.0.0.1:`port`) until the block ends."""
+    env = {k: v for k, v in os.environ.items() if k not in drop_env}
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [*map(str, pythonpath), str(ROOT), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = ServerProcess(f"http://127.0.0.1:{port}", proc, out)
+        try:
+            try:
+                wait_for_port("127.0.0.1", port, timeout, proc)
+            except AssertionError as exc:
+                proc.kill()
+                proc.wait(5)
+                raise AssertionError(f"{exc}\n{server.log()}") from None
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            server.final_log = server.log()
 
 
 def free_port() -> int:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port, serve
+from conftest import free_port, serve, server_process
 from django.core.exceptions import ImproperlyConfigured
 
 from sse_mock import SSEMockMiddleware
@@ -189,41 +187,12 @@ def assert_streams(base: str, words: list[str], headers: dict[str, str] | None =
 # -- the example project: `python manage.py runserver` -----------------------------------------
 
 
-def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
-
-
 @contextlib.contextmanager
 def runserver() -> Iterator[str]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     cmd = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            try:
-                wait_for_port(proc, port)
-            except AssertionError:
-                proc.kill()
-                proc.wait(5)
-                out.seek(0)
-                raise AssertionError(out.read().decode(errors="replace")) from None
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+    with server_process(cmd, port, cwd=PROJECT, drop_env=("DJANGO_SETTINGS_MODULE",)) as server:
+        yield server.url
 
 
 def test_example_project_runserver_streams_the_mock() -> None:

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +13,7 @@ from types import ModuleType
 
 import httpx
 import pytest
-from conftest import free_port, serve
+from conftest import free_port, serve, server_process
 from flask import Flask
 
 import sse_mock
@@ -104,42 +100,13 @@ def test_middleware_options_reach_the_stream() -> None:
 # -- the example as documented: `flask --app examples/flask_app.py run --debug` ----------------
 
 
-def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
-
-
 @contextlib.contextmanager
 def flask_run(*args: str) -> Iterator[str]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("SSE_MOCK", "FLASK_DEBUG")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "flask", "--app", str(EXAMPLE), "run", "--no-reload",
            "--port", str(port), *args]
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            try:
-                wait_for_port(proc, port)
-            except AssertionError:
-                proc.kill()
-                proc.wait(5)
-                out.seek(0)
-                raise AssertionError(out.read().decode(errors="replace")) from None
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+    with server_process(cmd, port, drop_env=("SSE_MOCK", "FLASK_DEBUG")) as server:
+        yield server.url
 
 
 def test_flask_run_debug_streams_the_mock_incrementally() -> None:

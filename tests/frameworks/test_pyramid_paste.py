@@ -7,11 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import itertools
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port, serve
+from conftest import free_port, serve, server_process
 from paste.deploy import loadapp
 from pyramid.router import Router
 
@@ -186,41 +182,11 @@ def test_bad_config_file_names_the_ini_key_and_the_file(tmp_path: Path) -> None:
 # -- the example under pserve --------------------------------------------------------------------
 
 
-def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
-
-
 @contextlib.contextmanager
 def pserve(ini: Path, port: int) -> Iterator[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXAMPLES), str(ROOT),
-                                                      env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "pyramid.scripts.pserve", str(ini)]
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            try:
-                wait_for_port(proc, port)
-            except AssertionError:
-                proc.kill()
-                proc.wait(5)
-                out.seek(0)
-                raise AssertionError(out.read().decode(errors="replace")) from None
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+    with server_process(cmd, port, pythonpath=(EXAMPLES,)) as server:
+        yield server.url
 
 
 def test_pserve_runs_the_example(tmp_path: Path) -> None:

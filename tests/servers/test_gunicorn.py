@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +18,7 @@ from pathlib import Path
 import gunicorn.config
 import httpx
 import pytest
-from conftest import free_port
+from conftest import ServerProcess, free_port, server_process
 
 from sse_mock._parser import SSEParser
 
@@ -33,60 +29,17 @@ FIRST_TOKEN_DELAY = 0.5
 WORDS = "one two three four five six seven eight nine ten eleven twelve".split()
 
 
-def wait_for_port(proc: subprocess.Popen[bytes], port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
-
-
-class Gunicorn:
-    """A running gunicorn: its URL, its process and what it printed (stdout and stderr)."""
-
-    def __init__(self, base: str, proc: subprocess.Popen[bytes], path: str) -> None:
-        self.base, self.proc, self.path = base, proc, path
-        self.final_log: str | None = None  # set when the process has ended
-
-    def log(self) -> str:
-        if self.final_log is not None:
-            return self.final_log
-        return Path(self.path).read_text(errors="replace")
-
-
 @contextlib.contextmanager
 def gunicorn_server(*args: str, app: str = f"sse_mock:create_app(delay={DELAY})"
-                    ) -> Iterator[Gunicorn]:
+                    ) -> Iterator[ServerProcess]:
     port = free_port()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
            "--timeout", str(TIMEOUT), "--graceful-timeout", "2", *args]
     if any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS):
         cmd.append("--no-control-socket")  # gunicorn ≥ 24: else one shared socket in $HOME
     cmd.append(app)
-    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        server = Gunicorn(f"http://127.0.0.1:{port}", proc, log.name)
-        try:
-            try:
-                wait_for_port(proc, port)
-            except AssertionError as exc:
-                proc.kill()
-                proc.wait(5)
-                raise AssertionError(f"{exc}\n{server.log()}") from None
-            yield server
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            server.final_log = server.log()  # the file goes away with the directory
+    with server_process(cmd, port) as server:
+        yield server
 
 
 WORKERS = [
@@ -99,7 +52,7 @@ WORKERS = [
 @pytest.mark.parametrize("worker", WORKERS)
 def test_streams_paced_and_outlive_the_worker_timeout(worker: tuple[str, ...]) -> None:
     with gunicorn_server(*worker) as server:
-        url = (f"{server.base}/mock/stream?first_token_delay={FIRST_TOKEN_DELAY}"
+        url = (f"{server.url}/mock/stream?first_token_delay={FIRST_TOKEN_DELAY}"
                f"&reply={'+'.join(WORDS)}")
         parser = SSEParser()
         events: list[tuple[float, str]] = []
@@ -117,7 +70,7 @@ def test_streams_paced_and_outlive_the_worker_timeout(worker: tuple[str, ...]) -
                     at = time.monotonic() - start
                     events += [(at, e.data) for e in parser.feed(chunk)]
             # The next request on a fresh connection still works: the worker was not killed.
-            assert c.get(server.base + "/mock/v1/models").status_code == 200
+            assert c.get(server.url + "/mock/v1/models").status_code == 200
 
         # Headers and the ": ok" comment leave at once, before the first token is due.
         assert first.startswith(b": ok\n")
@@ -137,7 +90,7 @@ def test_sync_worker_logs_the_multithread_warning_once() -> None:
     with gunicorn_server("-k", "sync", app="sse_mock:create_app(delay=0)") as server:
         with httpx.Client(timeout=10) as c:
             for _ in range(3):
-                r = c.get(server.base + "/mock/stream?reply=hi")
+                r = c.get(server.url + "/mock/stream?reply=hi")
                 assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n")
         deadline = time.monotonic() + 5
         while "wsgi.multithread" not in server.log() and time.monotonic() < deadline:
@@ -156,7 +109,7 @@ def test_sync_worker_cuts_a_stream_longer_than_its_timeout() -> None:
         data: list[str] = []
         with httpx.Client(timeout=10) as c:
             with pytest.raises(httpx.HTTPError), \
-                    c.stream("GET", f"{server.base}/mock/stream?reply={'+'.join(WORDS)}") as r:
+                    c.stream("GET", f"{server.url}/mock/stream?reply={'+'.join(WORDS)}") as r:
                 for chunk in r.iter_raw():
                     data += [e.data for e in parser.feed(chunk)]
         assert data and "[DONE]" not in data, data  # some words, then the connection dropped
