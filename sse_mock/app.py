@@ -46,7 +46,7 @@ class _FallbackApp:
             return [] if environ["REQUEST_METHOD"] == "HEAD" else [self.page]
         start_response("404 Not Found", [("Content-Type", "application/json"),
                                          ("Content-Length", str(len(self.not_found)))])
-        return [self.not_found]
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.not_found]
 
 
 def create_app(

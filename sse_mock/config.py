@@ -99,7 +99,7 @@ def _check_prefix(value: str, where: str) -> str:
     return value
 
 
-_ORIGIN_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s?#]+$|^null$", re.IGNORECASE)
+_ORIGIN_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]+|null", re.IGNORECASE)  # fullmatch
 
 
 def _check_origins(value: Any, where: str) -> tuple[str, ...]:
@@ -110,7 +110,7 @@ def _check_origins(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f'{where}: expected "*" or a list of origins, got {value!r}')
     for origin in value:
-        if origin != "*" and not _ORIGIN_RE.match(origin):
+        if origin != "*" and not _ORIGIN_RE.fullmatch(origin):
             raise ConfigError(
                 f'{where}: {origin!r} is not an origin (scheme://host[:port], no path), or "*"'
             )

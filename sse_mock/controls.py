@@ -7,6 +7,7 @@ Every value is validated; a bad one is a 400 in the route's error shape naming t
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from .faults import Fault, parse_fault
 __all__ = ["CONTROLS", "Controls", "read_controls"]
 
 MAX_REPLY = 1_000_000
+_SEED_RE = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def read_controls(environ: Mapping[str, Any]) -> Controls:
         elif name == "jitter":
             values[name] = _number(name, value, 1)
         elif name == "seed":
-            if not value.lstrip("-").isdigit() or len(value) > 20:
+            # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+            if not _SEED_RE.fullmatch(value):
                 raise _bad(name, f"expected a whole number, got {value[:50]!r}")
             values[name] = int(value)
         elif name == "fault":

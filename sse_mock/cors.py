@@ -48,9 +48,10 @@ DEFAULT_ALLOW_HEADERS = ", ".join(
 ALLOW_METHODS = "GET, POST, OPTIONS"
 
 # scheme://host[:port], nothing else: a reflected value must not carry CR/LF or a path (§5.4).
-_ORIGIN_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[a-z0-9.\-\[\]:_~%]+$", re.IGNORECASE)
+# (fullmatch, never `$`: `$` also matches before a trailing newline)
+_ORIGIN_RE = re.compile(r"[a-z][a-z0-9+.-]*://[a-z0-9.\-\[\]:_~%]+", re.IGNORECASE)
 # RFC 9110 token list, as sent in Access-Control-Request-Headers.
-_TOKEN_LIST_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9a-z-]+)*$",
+_TOKEN_LIST_RE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9a-z-]+)*",
                             re.IGNORECASE)
 
 
@@ -72,7 +73,7 @@ class CORSPolicy:
             return None
         if origin == "null":
             return "null" if self.allow_null else None
-        if not _ORIGIN_RE.match(origin):
+        if not _ORIGIN_RE.fullmatch(origin):
             return None
         if self.any_origin or origin.lower() in self.origins:
             return origin
@@ -102,7 +103,7 @@ class CORSPolicy:
         headers = self._origin_headers(environ)
         if headers:
             requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "")
-            if requested and _TOKEN_LIST_RE.match(requested):
+            if requested and _TOKEN_LIST_RE.fullmatch(requested):
                 allow_headers = requested
             else:
                 allow_headers = DEFAULT_ALLOW_HEADERS

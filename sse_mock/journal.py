@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["Entry", "Journal"]
@@ -38,9 +38,10 @@ class Entry:
     _start: float = field(default=0.0, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["_start"]
-        return data
+        return {name: getattr(self, name) for name in _PUBLIC}
+
+
+_PUBLIC = tuple(f.name for f in fields(Entry) if not f.name.startswith("_"))
 
 
 class Journal:

@@ -142,9 +142,11 @@ class SSEMockMiddleware:
             start_response("204 No Content", headers)
             return []
         if (not self._warned_single_thread and environ.get("wsgi.multithread") is False
-                and "REMOTE_ADDR" in environ):
+                and "REMOTE_ADDR" in environ
+                and not str(environ.get("SERVER_SOFTWARE", "")).startswith("gevent")):
             # A real server (test clients set no REMOTE_ADDR) that runs one request at a time
             # per process: gunicorn's sync worker, `flask run --without-threads`, wsgiref.
+            # (gevent.pywsgi says multithread=False too, but serves requests concurrently.)
             self._warned_single_thread = True
             log.warning(
                 "sse_mock: this WSGI server runs one request at a time (wsgi.multithread is "

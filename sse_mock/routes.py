@@ -127,7 +127,29 @@ def read_json_body(environ: Mapping[str, Any], limit: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MockError(400, f"The request body must be a JSON object, got "
                         f"{type(data).__name__}.", param="body")
+    if _depth_exceeds(data, MAX_DEPTH):
+        # Deeper bodies would be echoed (Responses `tools`, the journal) close to Python's
+        # recursion limit; no real request nests this deep.
+        raise MockError(400, f"The request body is nested more than {MAX_DEPTH} levels deep.",
+                        param="body")
     return data
+
+
+MAX_DEPTH = 64
+
+
+def _depth_exceeds(obj: Any, limit: int) -> bool:
+    """True when containers in `obj` nest deeper than `limit` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 def _has_api_key(environ: Mapping[str, Any]) -> bool:
@@ -227,7 +249,7 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
         if last_id is not None:
             # A reconnecting EventSource (§1.7): resume after the id it saw last. The stream is
             # recomputed from the request, so this works across processes.
-            if not last_id.isdigit() or len(last_id) > 9:
+            if not (last_id.isascii() and last_id.isdigit()) or len(last_id) > 9:
                 raise MockError(400, f"Invalid Last-Event-ID {last_id[:40]!r}: this stream's "
                                 "ids are whole numbers.", param="Last-Event-ID")
             after = int(last_id)

@@ -11,9 +11,8 @@ Every answer must be 2xx or 4xx, never 5xx; every 4xx is JSON in its route's err
 ERROR (no traceback). Some generated bodies are valid requests: they get their 200, streamed or
 not, which is fine.
 
-Bugs found are kept as ``xfail(strict=True)`` tests at the end of the module; the generators
-steer clear of exactly those inputs (:func:`known_bug`) so that the fuzzing keeps looking for new
-ones. ``SSE_MOCK_FUZZ=explore`` runs the generators unseeded and 5× longer.
+Bugs found are kept as regression tests at the end of the module.
+``SSE_MOCK_FUZZ=explore`` runs the generators unseeded and 5× longer.
 """
 
 from __future__ import annotations
@@ -29,12 +28,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 import httpx
 import pytest
 from conftest import serve, validated
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
@@ -99,11 +98,6 @@ VALID: dict[str, dict[str, Any]] = {
 }
 
 
-def routed(path: str) -> bool:
-    """Whether the mock answers `path` itself (else create_app's fallback app does)."""
-    return path in ALL_ROUTES or (path.startswith("/mock/v1/models/") and len(path) > 16)
-
-
 def family_of(path: str) -> str:
     """Which error shape the answer to `path` must have: openai, anthropic or plain."""
     if path == MESSAGES:
@@ -159,8 +153,6 @@ def check(req: Req, ans: Ans) -> None:
     assert 200 <= ans.status < 500, where
     for name, value in ans.headers:
         assert not re.search(r"[\x00-\x1f\x7f]", name + value), f"header {name!r}: {value!r}"
-    if req.method == "HEAD" and not routed(req.path):
-        return  # the fallback app's 404 has a body even for HEAD: see the xfail test below
     if req.method == "HEAD" or ans.status == 204:
         assert ans.body == b"", where
         return
@@ -199,42 +191,11 @@ def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def run(client: Client, req: Req, caplog: pytest.LogCaptureFixture, test: str) -> Ans:
-    assume(not known_bug(req))
     caplog.clear()
     ans = send(client, req, test)
     check(req, ans)
     assert not errors_logged(caplog), (req, errors_logged(caplog))
     return ans
-
-
-# -- known bugs (each has an xfail test below); the generators avoid exactly these ------------
-
-_ORIGIN_AS_MATCHED = re.compile(r"^[a-z][a-z0-9+.-]*://[a-z0-9.\-\[\]:_~%]+$", re.IGNORECASE)
-
-
-def _control_values(req: Req, name: str, header: str) -> list[str]:
-    values = []
-    try:
-        pairs = parse_qsl(req.query, keep_blank_values=True, errors="strict",
-                          max_num_fields=100)
-    except ValueError:  # UnicodeDecodeError too: the request is a 400 before the controls
-        pairs = []
-    values += [v for k, v in pairs if k == name]
-    if header in req.environ:
-        values.append(req.environ[header])
-    return values
-
-
-def known_bug(req: Req) -> bool:
-    for v in _control_values(req, "seed", "HTTP_X_MOCK_SEED"):
-        s = v.strip()  # bug 1: passes the isdigit() check, but int() fails ("--1", "²")
-        if s.lstrip("-").isdigit() and len(s) <= 20 and not re.fullmatch(r"-?\d+", s):
-            return True
-    lei = req.environ.get("HTTP_LAST_EVENT_ID")  # bug 2: "²" is a digit, not a decimal
-    if lei is not None and lei.isdigit() and not lei.isdecimal():
-        return True
-    origin = req.environ.get("HTTP_ORIGIN", "")  # bug 5: a trailing LF is reflected
-    return bool(origin.endswith("\n") and _ORIGIN_AS_MATCHED.match(origin))
 
 
 # -- generators --------------------------------------------------------------------------------
@@ -262,7 +223,7 @@ def nest(value: Any, depth: int, in_dicts: bool) -> Any:
     return value
 
 
-# Deeply nested junk: up to 150 levels (deeper than that, see the xfail tests: 500+ levels).
+# Deeply nested junk: up to 150 levels (deeper than routes.MAX_DEPTH is a 400: see the regressions).
 deep = st.builds(nest, junk, st.integers(1, 150), st.booleans())
 anything = st.one_of(junk, junk, deep)
 
@@ -624,8 +585,6 @@ EXPLICIT = list(_explicit_cases())
 
 def test_hand_picked_bad_requests(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     for label, req in EXPLICIT:
-        if known_bug(req):
-            continue  # in the xfail tests below
         caplog.clear()
         ans = send(client, req, "explicit")
         try:
@@ -716,7 +675,14 @@ def test_generated_bodies_over_a_socket(
     assert not errors_logged(caplog), errors_logged(caplog)
 
 
-# -- bugs found (strict xfail: they fail today; fix them and these start passing) --------------
+# -- regressions: bugs this module found, now fixed -----------------------------------------
+# 1. a seed like "--1" or "²" passed isdigit() and reached int() → 500 (controls.py)
+# 2. a Last-Event-ID of "²" passed isdigit() → 500 (routes.py)
+# 3. a body nested ~500–980 levels deep broke GET /_journal (RecursionError) → bodies deeper
+#    than routes.MAX_DEPTH are a 400, and Entry.to_dict() no longer recurses
+# 4. the same depth, echoed by a streamed /v1/responses, cut the stream (RecursionError)
+# 5. an Origin with a trailing LF was reflected (`$` matches before a final newline) → fullmatch
+# 6. the fallback 404 had a body on HEAD
 
 
 def call_raw(app: Any, environ_extra: dict[str, str], method: str = "GET",
@@ -746,12 +712,6 @@ def call_raw(app: Any, environ_extra: dict[str, str], method: str = "GET",
     return got["status"], got["headers"], out
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG 1 (sse_mock/controls.py read_controls, the seed branch): a seed that passes "
-    "`value.lstrip('-').isdigit()` but is no integer literal ('--1', '²' = U+00B2, '-²') "
-    "reaches int(), whose ValueError becomes a 500 'sse_mock internal error: ValueError' with "
-    "a logged traceback, instead of a 400 naming the control. Fix: "
-    "re.fullmatch(r'-?[0-9]{1,20}', value)"))
 @pytest.mark.parametrize("where", ["query --1", "query ²", "header ²", "header -²"])
 def test_bug_seed_that_looks_like_digits_is_a_400(
     where: str, caplog: pytest.LogCaptureFixture
@@ -767,11 +727,6 @@ def test_bug_seed_that_looks_like_digits_is_a_400(
     assert not errors_logged(caplog)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG 2 (sse_mock/routes.py plain_route): Last-Event-ID is checked with str.isdigit(), "
-    "which accepts superscripts ('\\xb2', '\\xb9', '\\xb3': latin-1 bytes 0xB2/0xB9/0xB3 on the "
-    "wire); int() then raises ValueError → 500 and a logged traceback instead of the 400 "
-    "'Invalid Last-Event-ID'. Fix: `last_id.isascii() and last_id.isdigit()` (or isdecimal)"))
 def test_bug_last_event_id_superscript_digit_is_a_400(
     base_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -794,14 +749,6 @@ def _max_parsed_depth(status_of: Callable[[bytes], int], template: bytes) -> int
     return lo
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG 3 (sse_mock/journal.py Entry.to_dict via routes.py journal_route): the journal keeps "
-    "the parsed request body, and Entry.to_dict() uses dataclasses.asdict(), which recurses "
-    "in Python (2 frames per level): a body nested ~500–980 levels deep is accepted (json "
-    "parses it; 2 KB < max_body_size), and from then on every GET /mock/_journal answers "
-    "500 'sse_mock internal error: RecursionError' with a logged traceback until the journal "
-    "is cleared. Fix: build the dict by hand (copy.copy of the fields, the body as is) or "
-    "cap the depth of bodies stored in the journal"))
 def test_bug_journal_with_a_deeply_nested_body(caplog: pytest.LogCaptureFixture) -> None:
     app = make_app()
     client = Client(validated(app))
@@ -825,16 +772,6 @@ def test_bug_journal_with_a_deeply_nested_body(caplog: pytest.LogCaptureFixture)
     assert not errors_logged(caplog)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG 4 (sse_mock/dialects/openai_responses.py: the Response object echoes `tools` (also "
-    "`metadata`, `text`, `reasoning`, `tool_choice`) as given, one level deeper inside each "
-    "event, and the stream json.dumps() it inside the generator, deeper in the stack than "
-    "read_json_body's json.loads): on the werkzeug dev server a streamed /v1/responses "
-    "request whose `tools` nests within ~3 levels of json's parse limit (~975 levels, 2 KB) "
-    "gets its 200 and then RecursionError from the iterable: the stream is cut "
-    "(RemoteProtocolError) and werkzeug logs 'Error on request' with the traceback "
-    "(wsgiref: the 200 ends after ': ok'). Fix: reject bodies nested deeper than a fixed "
-    "bound (e.g. 100 levels) in read_json_body with a 400"))
 def test_bug_responses_stream_with_tools_nested_at_the_parse_limit(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -863,24 +800,12 @@ def test_bug_responses_stream_with_tools_nested_at_the_parse_limit(
     assert not broken, broken
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG 5 (sse_mock/cors.py _ORIGIN_RE): the pattern ends in `$`, which also matches "
-    "before a trailing newline, so Origin 'http://a.example\\n' is reflected verbatim into "
-    "Access-Control-Allow-Origin — a header value with LF (header injection through any "
-    "in-process WSGI caller; wsgiref.validate asserts 'Bad header value'). Over HTTP/1.1 the "
-    "LF cannot arrive inside a header, so servers are not affected. Fix: use \\Z or "
-    "re.fullmatch"))
 def test_bug_origin_with_a_trailing_newline_is_not_reflected() -> None:
     _, headers, _ = call_raw(make_app(), {"HTTP_ORIGIN": "http://a.example\n"})
     for name, value in headers:
         assert "\n" not in value, (name, value)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MINOR (sse_mock/app.py _FallbackApp.__call__): the JSON 404 for paths the mock does not "
-    "route (e.g. HEAD /mock, HEAD /mock/nothing) carries its body on HEAD too (RFC 9110 "
-    "§9.3.2: no content in a HEAD response; the werkzeug dev server sends it as is). Not a "
-    "5xx. Fix: return [] when REQUEST_METHOD is HEAD, as the demo page branch does"))
 def test_minor_head_on_an_unrouted_mock_path_has_no_body(client: Client) -> None:
     r = client.open("/mock/nothing-here", method="HEAD", buffered=True)
     r.close()
