@@ -190,6 +190,7 @@ class Result:
     errors: int = 0
     lost_or_reordered: int = 0
     lags: list[float] = field(default_factory=list, repr=False)
+    first_lags: list[float] = field(default_factory=list, repr=False)  # event 0 only
     first_errors: list[str] = field(default_factory=list)
     wall: float = 0.0
     server_cpu: float = 0.0
@@ -201,7 +202,10 @@ class Result:
         def pct(p: float) -> float:
             return lags[min(len(lags) - 1, int(p * len(lags)))] * 1000 if lags else float("nan")
 
-        data = {k: v for k, v in asdict(self).items() if k != "lags"}
+        data = {k: v for k, v in asdict(self).items() if k not in ("lags", "first_lags")}
+        firsts = sorted(self.first_lags)
+        data["first_event_p99_ms"] = round(
+            firsts[int(0.99 * (len(firsts) - 1))] * 1000, 2) if firsts else float("nan")
         data.update(p50_ms=round(pct(0.5), 2), p99_ms=round(pct(0.99), 2),
                     max_ms=round(lags[-1] * 1000, 2) if lags else float("nan"),
                     events=len(lags), events_per_s=round(len(lags) / self.wall, 1)
@@ -249,7 +253,10 @@ async def one_stream(port: int, path: str, n_events: int, delay: float, result: 
                 if ident != expected:
                     result.lost_or_reordered += 1
                 expected = ident + 1
-                result.lags.append(max(0.0, loop.time() - (sent + ident * delay)))
+                lag = max(0.0, loop.time() - (sent + ident * delay))
+                result.lags.append(lag)
+                if ident == 0:
+                    result.first_lags.append(lag)
             chunk = await asyncio.wait_for(reader.read(65536), deadline - loop.time())
             if not chunk:
                 break

@@ -31,6 +31,9 @@ class Controls:
     fault: Fault | None = None
     seed: int | None = None
     should_retry: bool | None = None
+    # Not a control: the plain stream's `?prompt=` (what the demo page's user typed), read
+    # here so that the query string is parsed once.
+    prompt: str | None = None
 
 
 #: control name → (header, what it takes); the docs table is generated from this.
@@ -65,6 +68,7 @@ def _number(name: str, raw: str, maximum: float) -> float:
 def read_controls(environ: Mapping[str, Any]) -> Controls:
     """Read the controls of one request; a header wins over the query parameter."""
     raw: dict[str, str] = {}
+    prompt = None
     qs = environ.get("QUERY_STRING", "")
     if qs:
         try:
@@ -78,6 +82,8 @@ def read_controls(environ: Mapping[str, Any]) -> Controls:
         for key, value in pairs:
             if key in CONTROLS:
                 raw[key] = value
+            elif key == "prompt":
+                prompt = value
     from_header: set[str] = set()
     for name, env_key in _ENVIRON_KEYS.items():
         value = environ.get(env_key)
@@ -85,8 +91,8 @@ def read_controls(environ: Mapping[str, Any]) -> Controls:
             raw[name] = value
             from_header.add(name)
     if not raw:
-        return _EMPTY
-    values: dict[str, Any] = {}
+        return _EMPTY if prompt is None else Controls(prompt=prompt)
+    values: dict[str, Any] = {"prompt": prompt}
     for name, value in raw.items():
         if name == "reply":
             if name in from_header:

@@ -47,13 +47,14 @@ class Pacer:
     """Turns frames into timed writes.
 
     :param clock: a monotonic clock (``time.monotonic``); tests pass a fake.
-    :param sleep: blocks for the given seconds (``time.sleep``; gevent patches it).
+    :param sleep: blocks for the given seconds; by default ``time.sleep`` looked up when each
+        stream starts, so gevent's monkey-patching applies even if it ran after this import.
     """
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.clock = clock
         self.sleep = sleep
@@ -61,7 +62,7 @@ class Pacer:
     def pace(
         self, frames: Iterable[Frame], timing: Timing, first: bytes = FIRST_CHUNK
     ) -> Iterator[bytes]:
-        clock, sleep = self.clock, self.sleep
+        clock, sleep = self.clock, self.sleep or time.sleep
         rng = random.Random(timing.seed) if timing.jitter else None
         interval, jitter, heartbeat = timing.interval, timing.jitter, timing.heartbeat
         start = clock()

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from .controls import Controls
 from .dialects.base import Dialect, Frame, Message, MockError, Prompt, StreamContext, dumps
@@ -237,10 +236,7 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
 
     def handle(call: Call) -> Answer:
         # `?prompt=` lets the demo page (EventSource: GET only) drive rules and echo.
-        said = ""
-        for key, value in parse_qsl(call.environ.get("QUERY_STRING", ""), errors="replace"):
-            if key == "prompt":
-                said = value
+        said = call.controls.prompt
         messages = (Message("user", said),) if said else ()
         prompt = Prompt(route="plain", stream=True, messages=messages)
         last_id = call.environ.get("HTTP_LAST_EVENT_ID")

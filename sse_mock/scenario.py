@@ -79,7 +79,7 @@ class Scenario:
             text = prompt.last_user if cfg.echo and prompt.last_user else self._default_reply
             reply = Reply(text=text)
         if controls.reply is not None:
-            reply = replace(reply, text=controls.reply, tool_calls=())
+            reply = Reply(text=controls.reply, finish=reply.finish, usage=reply.usage)
         if controls.delay is not None:
             interval = controls.delay
         if controls.first_token_delay is not None:

@@ -406,3 +406,16 @@ def test_journal_route_lists_entries_and_delete_clears() -> None:
     assert data[0]["outcome"] == "completed"
     assert client(mw).delete("/mock/_journal", buffered=True).status_code == 204
     assert json.loads(get(mw, "/mock/_journal").get_data())["data"] == []
+
+
+def test_plain_stream_bytes_are_exactly_the_formatters() -> None:
+    from sse_mock import SSEFormatter
+
+    fmt = SSEFormatter()
+    mw, _ = make(retry=1500)
+    body = get(mw, "/mock/stream?reply=" + quote("a  b\x0bc ✓ :d")).get_data()
+    words = "a  b\x0bc ✓ :d".split()
+    expected = b": ok\n" + fmt.format(words[0], id="0", retry=1500) + b"".join(
+        fmt.format(w, id=str(i)) for i, w in enumerate(words) if i) + fmt.format(
+        "[DONE]", id=str(len(words)))
+    assert body == expected

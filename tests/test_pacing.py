@@ -120,3 +120,14 @@ def test_an_exception_from_the_frames_still_sends_what_was_due_first() -> None:
         for chunk in Pacer(fake.clock, fake.sleep).pace(frames(), Timing(interval=0)):
             out.append(chunk)
     assert out == [FIRST_CHUNK + b"data: 0\n\ndata: 1\n\ndata: 2\n\n"]
+
+
+def test_default_sleep_is_looked_up_per_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gevent patches time.sleep in the worker, possibly after sse_mock was imported.
+    slept: list[float] = []
+    pacer = Pacer()
+    monkeypatch.setattr("time.sleep", slept.append)
+    fake_now = iter([0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    pacer.clock = lambda: next(fake_now)
+    list(pacer.pace(tokens(1), Timing(first_token_delay=1.0, heartbeat=0)))
+    assert slept == [1.0]

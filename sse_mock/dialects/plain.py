@@ -29,12 +29,15 @@ class PlainDialect:
     def stream(self, text: str, *, after: int = -1, retry: int = 0) -> Iterator[Frame]:
         """Frames for the words of `text` whose id is greater than `after`."""
         words = text.split()
-        first = True
-        for i in range(after + 1, len(words)):
-            data = _fmt.format(words[i], id=str(i), retry=retry if first and retry else None)
-            first = False
-            yield Frame(data, token=True)
-        yield Frame(_fmt.format("[DONE]", id=str(len(words))), paced=True)
+        start = after + 1
+        if retry and start < len(words):
+            yield Frame(_fmt.format(words[start], id=str(start), retry=retry), token=True)
+            start += 1
+        for i in range(start, len(words)):
+            # A word from str.split() holds no CR or LF: one `data:` line, written directly
+            # (the same bytes as SSEFormatter.format(word, id=str(i)), §1.8).
+            yield Frame(f"id: {i}\ndata: {words[i]}\n\n".encode(), True)
+        yield Frame(f"id: {len(words)}\ndata: [DONE]\n\n".encode(), paced=True)
 
     def in_band_error(self, error: MockError, ctx: StreamContext) -> bytes:
         return _fmt.format(dumps({"error": openai_error_object(error)}), event="error")
