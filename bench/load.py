@@ -65,8 +65,10 @@ def server_command(target: str, port: int, workers: int, n_conn: int) -> list[st
     if _gunicorn_has_control_socket():
         gunicorn.append("--no-control-socket")
     if target == "sse_mock":
-        # journal off: a load test keeps no per-request history.
-        return [*gunicorn, "sse_mock:create_app(journal_size=0)"]
+        # journal off: a load test keeps no per-request history. Long replies (the zero-delay
+        # runs) come from rules: a reply of 20,000 words does not fit in a request line.
+        rules = [{"match": {"regex": f"^n{n}$"}, "lorem": n} for n in LONG_REPLIES]
+        return [*gunicorn, f"sse_mock:create_app(journal_size=0, rules={rules!r})"]
     if target == "raw":
         return [*gunicorn, "bench.raw_wsgi:app"]
     if target == "starlette":
@@ -89,8 +91,13 @@ def _gunicorn_has_control_socket() -> bool:
     return _CONTROL
 
 
+LONG_REPLIES = (2000, 20000)
+
+
 def stream_path(target: str, n: int, delay: float) -> str:
     if target == "sse_mock":
+        if n in LONG_REPLIES:
+            return f"/mock/stream?prompt=n{n}&delay={delay:g}"
         reply = "+".join(f"w{i}" for i in range(n))
         return f"/mock/stream?reply={reply}&delay={delay:g}"
     if target == "raw":
@@ -374,7 +381,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
             ax.plot(ns, [p[2] for p in pts], style, label=f"{target} p99")
             ax.plot(ns, [p[1] for p in pts], style, alpha=0.4, label=f"{target} p50")
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=1)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=0.5)
     ax.set_xlabel("concurrent streams (N)")
     ax.set_ylabel("event lag vs due time (ms)")
     ax.set_title("SSE event lag, 10 events at 1/s, loopback, 2 cores")
@@ -397,7 +405,13 @@ def main() -> None:
     parser.add_argument("--zero", action="store_true",
                         help="also measure zero-delay throughput (1 and 100 clients)")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw load.png from the load.json in --out")
     args = parser.parse_args()
+    if args.replot:
+        out = Path(args.out)
+        plot(json.loads((out / "load.json").read_text())["rows"], out / "load.png")
+        return
     _raise_nofile()
     targets = args.targets.split(",")
     rows = []
