@@ -166,6 +166,27 @@ def invalid_value(param: str, value: Any, allowed: Sequence[str]) -> MockError:
                        param, "invalid_value")
 
 
+def typed_items(
+    where: str, items: list[Any], types: Sequence[str] | None
+) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Each ``{"type": …}`` object of an array, checked in the API's order: an object, with a
+    ``type``, one of `types` (or any string when `types` is None). Yields ``(param, object,
+    type)`` with `param` like ``"tools[2]"``."""
+    for i, item in enumerate(items):
+        param = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise invalid_type(param, "an object", item)
+        itype = item.get("type")
+        if itype is None:
+            raise missing(f"{param}.type")
+        if types is None:
+            if not isinstance(itype, str):
+                raise invalid_type(f"{param}.type", "a string", itype)
+        elif itype not in types:
+            raise invalid_value(f"{param}.type", itype, types)
+        yield param, item, itype
+
+
 def empty_array(param: str) -> MockError:
     return bad_request(f"Invalid '{param}': empty array. Expected an array with minimum length "
                        "1, but got an empty array instead.", param, "empty_array")
@@ -293,15 +314,7 @@ def _content_text(where: str, message: Mapping[str, Any], null_ok: bool) -> str:
     if not content:
         raise empty_array(f"{where}.content")
     texts = []
-    for j, part in enumerate(content):
-        pw = f"{where}.content[{j}]"
-        if not isinstance(part, dict):
-            raise invalid_type(pw, "an object", part)
-        ptype = part.get("type")
-        if ptype is None:
-            raise missing(f"{pw}.type")
-        if ptype not in PART_TYPES:
-            raise invalid_value(f"{pw}.type", ptype, PART_TYPES)
+    for pw, part, ptype in typed_items(f"{where}.content", content, PART_TYPES):
         if ptype in ("text", "refusal"):
             text = part.get(ptype)
             if text is None:
@@ -390,15 +403,7 @@ def parse_chat_tools(value: Any) -> tuple[str, ...]:
     if not value:
         raise empty_array("tools")
     names = []
-    for i, tool in enumerate(value):
-        where = f"tools[{i}]"
-        if not isinstance(tool, dict):
-            raise invalid_type(where, "an object", tool)
-        ttype = tool.get("type")
-        if ttype is None:
-            raise missing(f"{where}.type")
-        if ttype not in TOOL_TYPES:
-            raise invalid_value(f"{where}.type", ttype, TOOL_TYPES)
+    for where, tool, ttype in typed_items("tools", value, TOOL_TYPES):
         spec = tool.get(ttype)
         if spec is None:
             raise missing(f"{where}.{ttype}")

@@ -50,6 +50,7 @@ from .openai_chat import (
     reply_tokens,
     require_model,
     token_frame,
+    typed_items,
     usage_counts,
 )
 from .shapes import openai_error_object
@@ -76,15 +77,7 @@ def _parts_text(where: str, content: Any) -> str:
     if not isinstance(content, list):
         raise invalid_type(where, "one of a string or array of objects", content)
     texts = []
-    for j, part in enumerate(content):
-        pw = f"{where}[{j}]"
-        if not isinstance(part, dict):
-            raise invalid_type(pw, "an object", part)
-        ptype = part.get("type")
-        if ptype is None:
-            raise missing(f"{pw}.type")
-        if ptype not in PART_TYPES:
-            raise invalid_value(f"{pw}.type", ptype, PART_TYPES)
+    for pw, part, ptype in typed_items(where, content, PART_TYPES):
         key = _PART_TEXT.get(ptype)
         if key is not None:
             text = part.get(key)
@@ -147,15 +140,7 @@ def _parse_tools(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise invalid_type("tools", "an array of objects", value)
     names = []
-    for i, tool in enumerate(value):
-        where = f"tools[{i}]"
-        if not isinstance(tool, dict):
-            raise invalid_type(where, "an object", tool)
-        ttype = tool.get("type")
-        if ttype is None:
-            raise missing(f"{where}.type")
-        if not isinstance(ttype, str):
-            raise invalid_type(f"{where}.type", "a string", ttype)
+    for where, tool, ttype in typed_items("tools", value, None):
         if ttype in ("function", "custom"):
             if tool.get("name") is None:
                 raise missing(f"{where}.name")
