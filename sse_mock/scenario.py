@@ -10,17 +10,19 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import Config
 from .controls import Controls
 from .dialects.base import Prompt, Reply
 from .faults import Fault
 from .pacing import Timing
-from .rules import Rule, compile_rules
+from .rules import Action, Rule, compile_rules
 from .tokens import lorem, tokenize
 
 __all__ = ["Decision", "Scenario", "fit_reply"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,17 @@ class Decision:
     fault: Fault | None = None
     should_retry: bool | None = None
     rule: str | None = None  # which rule answered ("rules[2]" …), None for the default
+
+
+_DEFAULTS = Action()  # "no rule matched": every value from the configuration
+
+
+def _first(*values: _T | None) -> _T:
+    """The first value that is not None, else the last (None when all are)."""
+    for value in values:
+        if value is not None:
+            return value
+    return values[-1]  # type: ignore[return-value]
 
 
 class Scenario:
@@ -55,41 +68,21 @@ class Scenario:
         reply served last and uses up no state: no sequence step, count or chaos draw."""
         cfg = self.config
         rule = self._match(prompt, environ)
-        # Timing: config, then the rule, then the request.
-        interval = cfg.interval
-        ftd, jitter = cfg.first_token_delay, cfg.jitter
-        seed = cfg.seed if controls.seed is None else controls.seed
-        reply: Reply | None = None
-        fault: Fault | None = None
-        should_retry: bool | None = None
-        label = None
-        if rule is not None:
-            label = rule.label
-            action = rule.next_action(prompt, advance=not resume)
-            reply = action.reply
-            fault = action.fault
-            should_retry = action.should_retry
-            if action.interval is not None:
-                interval = action.interval
-            if action.first_token_delay is not None:
-                ftd = action.first_token_delay
-            if action.jitter is not None:
-                jitter = action.jitter
+        action = rule.next_action(prompt, advance=not resume) if rule is not None else _DEFAULTS
+        # Each value: the request's control, else the rule's, else the configuration's.
+        interval = _first(controls.delay, action.interval, cfg.interval)
+        ftd = _first(controls.first_token_delay, action.first_token_delay, cfg.first_token_delay)
+        jitter = _first(controls.jitter, action.jitter, cfg.jitter)
+        fault: Fault | None = _first(controls.fault, action.fault)
+        should_retry: bool | None = _first(controls.should_retry, action.should_retry)
+        seed = _first(controls.seed, cfg.seed)
+        label = rule.label if rule is not None else None
+        reply = action.reply
         if reply is None:
             text = prompt.last_user if cfg.echo and prompt.last_user else self._default_reply
             reply = Reply(text=text)
         if controls.reply is not None:
             reply = Reply(text=controls.reply, finish=reply.finish, usage=reply.usage)
-        if controls.delay is not None:
-            interval = controls.delay
-        if controls.first_token_delay is not None:
-            ftd = controls.first_token_delay
-        if controls.jitter is not None:
-            jitter = controls.jitter
-        if controls.fault is not None:
-            fault = controls.fault
-        if controls.should_retry is not None:
-            should_retry = controls.should_retry
         if fault is None and self._chaos and not resume:
             fault = self._draw_chaos(controls.seed)
         if fault is not None and fault.count and not fault.in_stream and not resume:
