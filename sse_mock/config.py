@@ -117,6 +117,26 @@ def _check_origins(value: Any, where: str) -> tuple[str, ...]:
     return tuple(o.lower() if o != "*" else o for o in value)
 
 
+def _check_control_origins(value: Any, where: str) -> tuple[str, ...]:
+    origins = _check_origins(value, where)
+    if "*" in origins or "null" in origins:
+        raise ConfigError(f"{where}: list the exact origins allowed to read the control "
+                          "endpoints; \"*\" and \"null\" are refused (docs: Security)")
+    return origins
+
+
+_HOST_RE = re.compile(r"\*|\.?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\]",
+                      re.IGNORECASE)
+
+
+def _check_hosts(value: Any, where: str) -> tuple[str, ...]:
+    for host in value:
+        if not _HOST_RE.fullmatch(host):
+            raise ConfigError(f"{where}: {host!r} is not a host name (no port, no scheme; "
+                              "\".example.com\" = the domain and its subdomains, \"*\" = any)")
+    return tuple(h.lower().rstrip(".") for h in value)
+
+
 def _check_models(value: Sequence[str], where: str) -> tuple[str, ...]:
     if not value:
         raise ConfigError(f"{where}: the model list may not be empty")
@@ -189,6 +209,20 @@ SCHEMA: tuple[Key, ...] = (
         check=_check_models),
     Key("journal_size", "int", 1000, "How many requests the in-memory journal keeps "
         "(0 = no journal).", minimum=0, maximum=1000000),
+    Key("journal_bytes", "int", 4 * 1024 * 1024, "Byte budget of the journal: the oldest "
+        "entries go first once their measured size passes it; a large or rejected request body "
+        "is kept as a summary, never whole (docs: Security).", minimum=0,
+        maximum=1024 * 1024 * 1024),
+    Key("max_request_seconds", "number", 60.0, "Largest duration a request may choose (delay, "
+        "first_token_delay, timeout and stall_after seconds, by query or X-Mock-* header); "
+        "more is a 400 naming the control. Values in the configuration keep their own limits.",
+        minimum=0, maximum=3600),
+    Key("allowed_hosts", "str-list", (), "Host names (besides loopback names and addresses) "
+        "whose requests the control endpoints (/_journal, …) answer; \"*\" = any (DNS "
+        "rebinding guard, docs: Security).", check=_check_hosts),
+    Key("control_origins", "origins", (), "Origins whose pages may read the control "
+        "endpoints (CORS); empty = none, whatever cors.origins says. \"*\" is refused.",
+        check=_check_control_origins),
     Key("lorem_tokens", "int", 0, "When > 0, every default reply is a deterministic lorem "
         "ipsum text of this many tokens (for load tests).", minimum=0, maximum=1000000),
     Key("chaos", "map-number", {}, "Probability per fault kind, drawn per request from the "
@@ -244,6 +278,10 @@ class Config:
     require_api_key: bool = False
     models: tuple[str, ...] = DEFAULT_MODELS
     journal_size: int = 1000
+    journal_bytes: int = 4 * 1024 * 1024
+    max_request_seconds: float = 60.0
+    allowed_hosts: tuple[str, ...] = ()
+    control_origins: tuple[str, ...] = ()
     lorem_tokens: int = 0
     chaos: Mapping[Any, float] = field(default_factory=dict)  # Fault → probability
     cors: CORSConfig = field(default_factory=CORSConfig)

@@ -45,7 +45,7 @@ DEFAULT_ALLOW_HEADERS = ", ".join(
     )
 )
 
-ALLOW_METHODS = "GET, POST, OPTIONS"
+ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"  # DELETE: the control endpoints (guard.py)
 
 # scheme://host[:port], nothing else: a reflected value must not carry CR/LF or a path (§5.4).
 # (fullmatch, never `$`: `$` also matches before a trailing newline)

@@ -36,6 +36,7 @@ from .cors import CORSPolicy
 from .dialects.base import ErrorShape, MockError
 from .dialects.shapes import AnthropicShape, OpenAIShape, PlainShape
 from .faults import StreamAbort
+from .guard import ControlGuard
 from .journal import Journal
 from .pacing import Pacer
 from .routes import Answer, Call, Route, build_routes, status_line
@@ -78,6 +79,7 @@ class SSEMockMiddleware:
         self.config = cfg = load_config(config, **options)
         self.enabled = cfg.enabled
         self.cors = CORSPolicy(cfg.cors)
+        self.guard = ControlGuard(cfg)
         self.journal = Journal(cfg.journal_size)
         self.scenario = Scenario(cfg)
         self.pacer = Pacer()
@@ -133,6 +135,15 @@ class SSEMockMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         shape = self._shapes[route.family]
         cors = self.cors
+        if route.control:
+            # One guard for every control endpoint: Host, Origin, and its own CORS.
+            cors = self.guard.cors
+            refused = self.guard.refusal(environ)
+            if refused is not None:
+                body = shape.error_body(refused, shape.new_request_id())
+                start_response(status_line(403), [JSON_TYPE, ("Content-Length", str(len(body))),
+                                                  *cors.response_headers(environ)])
+                return [body]
         if method == "OPTIONS":
             # CORS preflight: answered before routing, auth and faults (§6.2).
             if "HTTP_ORIGIN" in environ and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:

@@ -55,6 +55,7 @@ class Route:
     handler: Handler
     family: str  # which error shape: "openai" | "anthropic" | "plain"
     prefix_match: bool = False  # True: path is a prefix (e.g. "/v1/models/")
+    control: bool = False  # a control endpoint: answered only through guard.ControlGuard
 
     @property
     def allow(self) -> str:
@@ -271,7 +272,8 @@ def journal_route(mw: SSEMockMiddleware) -> Route:
         body = json.dumps({"object": "list", "data": entries}, default=str).encode()
         return Answer(body=body)
 
-    return Route("journal", "/_journal", frozenset({"GET", "DELETE"}), handle, "plain")
+    return Route("journal", "/_journal", frozenset({"GET", "DELETE"}), handle, "plain",
+                 control=True)
 
 
 def build_routes(mw: SSEMockMiddleware) -> list[Route]:
