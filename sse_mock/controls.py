@@ -1,7 +1,12 @@
 """Per-request controls: a query parameter (what ``EventSource`` can send) or an ``X-Mock-*``
-header (any method; the SDKs' ``extra_headers``). DESIGN.md A, "Per-request controls".
+header (any method; the SDKs' ``extra_headers``). DESIGN.md A, "Per-request controls". When a
+request sends both, the header wins (docs/scenarios.rst; tests/test_precedence.py).
 
 Every value is validated; a bad one is a 400 in the route's error shape naming the control.
+Every duration a request chooses (``delay``, ``first_token_delay``, the seconds of a ``timeout``
+or ``stall_after`` fault) is bounded by ``max_request_seconds`` (default 60): a request cannot make
+a worker wait longer than the operator allows (issue 9; docs: Security). The configuration's own
+values keep their limits (3600 s).
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ class Controls:
 
 #: control name → (header, what it takes); the docs table is generated from this.
 CONTROLS: dict[str, tuple[str, str]] = {
-    "delay": ("X-Mock-Delay", "seconds between tokens, a number from 0 to 3600"),
-    "first_token_delay": ("X-Mock-First-Token-Delay", "seconds before the first token, 0–3600"),
+    "delay": ("X-Mock-Delay", "seconds between tokens, 0 to max_request_seconds"),
+    "first_token_delay": ("X-Mock-First-Token-Delay", "seconds before the first token, 0 to max_request_seconds"),
     "jitter": ("X-Mock-Jitter", "random spread of each interval, a fraction from 0 to 1"),
     "reply": ("X-Mock-Reply", "the text to stream (percent-encoded UTF-8 in the header)"),
     "fault": ("X-Mock-Fault", "a fault from the catalogue, e.g. rate_limit or error_after:3"),
@@ -61,12 +66,19 @@ def _number(name: str, raw: str, maximum: float) -> float:
     except ValueError:
         raise _bad(name, f"expected a number, got {raw[:50]!r}") from None
     if not math.isfinite(value) or not 0 <= value <= maximum:
-        raise _bad(name, f"expected a number from 0 to {maximum:g}, got {raw[:50]!r}")
+        more = " (max_request_seconds)" if name in ("delay", "first_token_delay") else ""
+        raise _bad(name, f"expected a number from 0 to {maximum:g}{more}, got {raw[:50]!r}")
     return value
 
 
-def read_controls(environ: Mapping[str, Any]) -> Controls:
-    """Read the controls of one request; a header wins over the query parameter."""
+#: Fault arguments that make the server wait (rate_limit's seconds are the client's wait).
+_WAITING_FAULTS = frozenset({"timeout", "stall_after"})
+
+
+def read_controls(environ: Mapping[str, Any], max_seconds: float = 60.0) -> Controls:
+    """Read the controls of one request; a header wins over the query parameter.
+
+    ``max_seconds`` (``max_request_seconds``) bounds every duration the request chooses."""
     raw: dict[str, str] = {}
     prompt = None
     qs = environ.get("QUERY_STRING", "")
@@ -111,7 +123,7 @@ def read_controls(environ: Mapping[str, Any]) -> Controls:
             raise _bad(name, "contains CR, LF or NUL")
         value = value.strip()
         if name in ("delay", "first_token_delay"):
-            values[name] = _number(name, value, 3600)
+            values[name] = _number(name, value, max_seconds)
         elif name == "jitter":
             values[name] = _number(name, value, 1)
         elif name == "seed":
@@ -121,9 +133,13 @@ def read_controls(environ: Mapping[str, Any]) -> Controls:
             values[name] = int(value)
         elif name == "fault":
             try:
-                values[name] = parse_fault(value)
+                fault = parse_fault(value)
             except ValueError as exc:
                 raise _bad(name, str(exc)) from None
+            if fault.name in _WAITING_FAULTS and fault.seconds > max_seconds:
+                raise _bad(name, f"{fault.name} waits {fault.seconds:g} s; a request may ask "
+                           f"for at most {max_seconds:g} s (max_request_seconds)")
+            values[name] = fault
         elif name == "should_retry":
             if value not in ("true", "false"):
                 raise _bad(name, f"expected true or false, got {value[:50]!r}")
