@@ -8,6 +8,9 @@
   mock through that transport (``max_retries=0`` unless you say otherwise).
 * :func:`parse`, :class:`SSEParser`, :class:`Event` — the reference SSE parser (PROTOCOLS.md
   §1.2–1.6), to check raw bytes.
+* :func:`read_events` — a whole response as events in one call: a ``webtest.TestApp``
+  response, a werkzeug/Flask test-client response, a Django test-client response, an httpx
+  response, or bytes.
 
 A pytest example::
 
@@ -105,6 +108,7 @@ __all__ = [
     "anthropic_client",
     "openai_client",
     "parse",
+    "read_events",
 ]
 
 #: The origin the SDK helpers use; the ``.test`` TLD is reserved (RFC 2606), nothing resolves it.
@@ -481,3 +485,46 @@ def anthropic_client(
     if "http_client" not in kw:
         kw["http_client"] = anthropic.DefaultHttpxClient(transport=_untyped(WSGITransport(app)))
     return anthropic.Anthropic(max_retries=max_retries, **kw)
+
+
+def read_events(response: Any) -> list[Event]:
+    """Read a whole event-stream response and parse it with the reference parser (§1.2–1.6).
+
+    `response`: a ``webtest.TestApp`` response, a werkzeug or Flask test-client response
+    (``buffered`` or not), a Django test-client response, an ``httpx.Response``, or the raw
+    bytes. The response is read to its end and closed. An answer that is not
+    ``text/event-stream`` (a 404, a JSON error) raises :class:`AssertionError` with its status
+    and the start of its body, so a test failure says what came back.
+
+    >>> [e.data for e in read_events(b"data: a\\n\\ndata: [DONE]\\n\\n")]
+    ['a', '[DONE]']
+    """
+    if isinstance(response, bytes | bytearray | str):
+        data = response.encode() if isinstance(response, str) else bytes(response)
+        return parse(data)
+    status: Any
+    if hasattr(response, "streaming_content") or hasattr(response, "streaming"):  # Django
+        try:
+            data = b"".join(response.streaming_content) if response.streaming else (
+                response.content)
+        finally:
+            response.close()
+        status, ctype = response.status_code, response.get("Content-Type", "")
+    elif hasattr(response, "get_data"):  # werkzeug.test.TestResponse (Flask's test client)
+        try:
+            data = response.get_data()
+        finally:
+            response.close()
+        status, ctype = response.status_code, response.headers.get("Content-Type", "")
+    elif hasattr(response, "body") and hasattr(response, "status_int"):  # webtest / WebOb
+        data, status, ctype = response.body, response.status_int, response.content_type or ""
+    else:  # httpx.Response (or anything with read() and headers)
+        try:
+            data = response.read()
+        finally:
+            response.close()
+        status, ctype = response.status_code, response.headers.get("content-type", "")
+    if not str(ctype).startswith("text/event-stream"):
+        raise AssertionError(f"not an event stream: {status} {ctype or '(no content type)'}: "
+                             f"{data[:300]!r}")
+    return parse(data)

@@ -1,5 +1,7 @@
-"""Django: ``sse_mock.django.wrap`` with injected settings (unit), a real Django handler wrapped
-in-process and served on sockets, and the example project under ``manage.py runserver``."""
+"""Django: ``sse_mock.django.wrap`` and ``Middleware`` with injected settings (unit), a real Django
+handler wrapped in-process and served on sockets, and the example project (``MIDDLEWARE``) under
+``manage.py runserver``, ``manage.py test`` (test client, LiveServerTestCase,
+StaticLiveServerTestCase) and uvicorn (ASGI)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from sse_mock import SSEMockMiddleware
 from sse_mock._parser import SSEParser
 from sse_mock.config import DEFAULT_REPLY, SCHEMA
-from sse_mock.django import SETTINGS, wrap
+from sse_mock.django import SETTINGS, Middleware, wrap
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "examples" / "django_project"
@@ -54,6 +56,40 @@ def test_disabled_returns_the_application_itself(settings: Any) -> None:
 def test_enabled_setting_overrides_debug() -> None:
     assert isinstance(wrap(app, SimpleNamespace(DEBUG=False, SSE_MOCK_ENABLED=True)),
                       SSEMockMiddleware)
+
+
+# Issue 9, point 8: explicit beats the DEBUG default.
+@pytest.mark.parametrize("base", [{"enabled": False}, "file"])
+def test_enabled_false_in_the_config_wins_over_debug(tmp_path: Path, base: Any) -> None:
+    if base == "file":
+        base = tmp_path / "mock.toml"
+        base.write_text("enabled = false\ndelay = 0\n")
+    settings = SimpleNamespace(DEBUG=True, SSE_MOCK_CONFIG=base)
+    assert wrap(app, settings) is app
+    from django.core.exceptions import MiddlewareNotUsed
+
+    with pytest.raises(MiddlewareNotUsed):
+        Middleware(lambda request: None, settings)
+
+
+def test_enabled_true_in_the_config_wins_over_no_debug() -> None:
+    settings = SimpleNamespace(DEBUG=False, SSE_MOCK_CONFIG={"enabled": True})
+    assert isinstance(wrap(app, settings), SSEMockMiddleware)
+
+
+def test_the_setting_wins_over_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "mock.toml").write_text("enabled = true\n")
+    settings = SimpleNamespace(DEBUG=True, SSE_MOCK_CONFIG=tmp_path / "mock.toml",
+                               SSE_MOCK_ENABLED=False)
+    assert wrap(app, settings) is app
+
+
+def test_middleware_reads_the_same_settings() -> None:
+    mw = Middleware(lambda request: None, SimpleNamespace(
+        DEBUG=True, SSE_MOCK_DELAY=0.25, SSE_MOCK_PREFIX="/llm"))
+    assert (mw.mock.config.delay, mw.mock.config.prefix) == (0.25, "/llm")
+    with pytest.raises(ImproperlyConfigured, match="SSE_MOCK_DELAY"):
+        Middleware(lambda request: None, SimpleNamespace(DEBUG=True, SSE_MOCK_DELAY=-1))
 
 
 def test_settings_become_options() -> None:
@@ -214,3 +250,55 @@ def test_example_project_runserver_streams_the_mock() -> None:
         assert arrivals[-1] - arrivals[0] > 0.25, arrivals
         r = httpx.get(base + "/hello/", timeout=10)
         assert (r.status_code, r.json()) == (200, {"hello": "from Django"})
+
+
+# -- the middleware where only MIDDLEWARE reaches: the test client, live servers, ASGI --------
+
+
+def test_example_project_tests_use_the_mock_from_the_test_client_and_live_servers() -> None:
+    # mysite/tests.py: the test client, LiveServerTestCase and StaticLiveServerTestCase.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    out = subprocess.run([sys.executable, "manage.py", "test", "mysite", "-v", "2"], cwd=PROJECT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    for name in ("test_the_test_client_streams_the_mock", "test_the_live_server_streams_the_mock",
+                 "test_the_static_live_server_streams_the_mock"):
+        assert f"{name} " in log and "ok" in log, log
+    assert "Ran 5 tests" in log
+    assert "one request at a time" not in log  # the test client is no single-threaded server
+
+
+def test_example_project_under_uvicorn_streams_incrementally() -> None:
+    # ASGI: Django would consume a synchronous iterator whole before sending a byte.
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "mysite.asgi:application", "--port", str(port),
+           "--log-level", "warning"]
+    with server_process(cmd, port, cwd=PROJECT, pythonpath=(PROJECT,),
+                        drop_env=("DJANGO_SETTINGS_MODULE",)) as server:
+        base = server.url
+        parser = SSEParser()
+        arrivals: list[tuple[float, str]] = []
+        start = time.monotonic()
+        with httpx.Client(timeout=10) as c, \
+                c.stream("GET", base + "/mock/stream?reply=a+b+c+d&delay=0.2") as r:
+            assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+            for chunk in r.iter_raw():
+                arrivals += [(time.monotonic() - start, e.data) for e in parser.feed(chunk)]
+        assert [data for _, data in arrivals] == ["a", "b", "c", "d", "[DONE]"]
+        assert arrivals[-1][0] - arrivals[0][0] > 0.6, arrivals  # spread out, not at the end
+        r = httpx.post(base + "/mock/v1/chat/completions", timeout=10, json={
+            "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})
+        assert r.json()["choices"][0]["message"]["content"].startswith("Hello from the Django")
+        r = httpx.get(base + "/hello/", timeout=10)
+        assert (r.status_code, r.json()) == (200, {"hello": "from Django"})
+        # Two slow streams at once: neither waits for the other (one thread per stream).
+        with httpx.Client(timeout=10) as c, \
+                c.stream("GET", base + "/mock/stream?reply=x+y+z&delay=0.3") as r1, \
+                c.stream("GET", base + "/mock/stream?reply=x+y+z&delay=0.3") as r2:
+            t0 = time.monotonic()
+            b1, b2 = r1.read(), r2.read()
+            assert time.monotonic() - t0 < 1.8
+        assert b1.count(b"data:") == b2.count(b"data:") == 4
+    assert "Traceback" not in server.final_log and "must consume" not in server.final_log

@@ -1,7 +1,10 @@
 """Settings of the example project: the least Django needs, plus the mock's settings.
 
-``sse_mock.django.wrap`` (see wsgi.py) reads every ``SSE_MOCK_*`` name below; the mock is mounted
-only while ``DEBUG`` is true (``SSE_MOCK_ENABLED`` would override that).
+The mock is the first entry of ``MIDDLEWARE``: it answers under ``/mock/`` wherever Django's
+request handler runs (``runserver``, the test client, live-server tests, uvicorn/daphne through
+asgi.py). It reads every ``SSE_MOCK_*`` name below and is on only while ``DEBUG`` is true —
+``SSE_MOCK_ENABLED`` (or ``enabled`` in ``SSE_MOCK_CONFIG``) would override that; mysite/tests.py
+turns it on for ``manage.py test``, which runs with ``DEBUG = False``.
 """
 
 from pathlib import Path
@@ -10,15 +13,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "example-only-not-secret"
 DEBUG = True
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
-INSTALLED_APPS: list[str] = []
-MIDDLEWARE: list[str] = ["django.middleware.common.CommonMiddleware"]
+INSTALLED_APPS: list[str] = ["django.contrib.staticfiles"]
+MIDDLEWARE: list[str] = [
+    "sse_mock.django.Middleware",  # first: no other middleware touches the mock's streams
+    "django.middleware.common.CommonMiddleware",
+]
 DATABASES: dict[str, dict[str, str]] = {}
 
 ROOT_URLCONF = "mysite.urls"
-# runserver serves this object, so it streams the mock exactly as a production server would.
 WSGI_APPLICATION = "mysite.wsgi.application"
+ASGI_APPLICATION = "mysite.asgi.application"
+STATIC_URL = "static/"
 
 USE_TZ = True
 

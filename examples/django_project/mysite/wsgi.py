@@ -1,4 +1,4 @@
-"""WSGI entry point: Django's application, wrapped in the mock when ``DEBUG`` is true.
+"""WSGI entry point: Django's own application (the mock is in ``MIDDLEWARE``).
 
 Used by ``manage.py runserver`` (through ``WSGI_APPLICATION``) and by any WSGI server::
 
@@ -9,8 +9,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from sse_mock.django import wrap
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 
-application = wrap(get_wsgi_application())
+application = get_wsgi_application()
