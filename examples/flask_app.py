@@ -1,4 +1,4 @@
-"""A Flask app with the mock mounted in development.
+"""A Flask app (an application factory) with the mock as a Flask extension.
 
 Run it::
 
@@ -6,31 +6,33 @@ Run it::
     curl -N http://127.0.0.1:5000/mock/stream          # the mock, one word every 0.1 s
     curl http://127.0.0.1:5000/                         # the app's own route
 
-The mock wraps ``app.wsgi_app`` (not ``app``), so Flask's own ``app(...)`` entry point, its CLI
-and its test client keep working, and every request outside ``/mock`` reaches Flask untouched.
-
-It is mounted only when ``app.debug`` is true or the environment says ``SSE_MOCK=1``.
-``app.debug`` is decided when the app is created, from ``FLASK_DEBUG``: ``flask run --debug``
-sets it, plain ``flask run`` does not — so ``flask --app examples/flask_app.py run`` without
-``--debug`` serves no mock unless you run it as ``SSE_MOCK=1 flask --app examples/flask_app.py
-run``. Production servers (gunicorn, waitress) never set it either, which is the point.
+``SSEMock`` reads ``SSE_MOCK_*`` keys from ``app.config`` and is on while ``app.debug`` or
+``app.testing`` is true: ``flask run --debug`` and the test client (with ``TESTING``) see the mock,
+plain ``flask run``, gunicorn and waitress do not. ``from_prefixed_env()`` lets the environment
+decide too: ``FLASK_SSE_MOCK_ENABLED=true flask --app examples/flask_app.py run``.
 """
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 from flask import Flask
 
-from sse_mock import SSEMockMiddleware
+from sse_mock.flask import SSEMock
 
-app = Flask(__name__)
-
-
-@app.get("/")
-def index() -> dict[str, str]:
-    return {"hello": "from Flask", "mock": "/mock/stream"}
+sse_mock = SSEMock()
 
 
-if app.debug or os.environ.get("SSE_MOCK") == "1":
-    app.wsgi_app = SSEMockMiddleware(app.wsgi_app, delay=0.1)  # type: ignore[method-assign]
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(SSE_MOCK_DELAY=0.1)
+    app.config.from_prefixed_env()  # FLASK_SSE_MOCK_ENABLED=true, FLASK_SSE_MOCK_DELAY=0 …
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    @app.get("/")
+    def index() -> dict[str, str]:
+        return {"hello": "from Flask", "mock": "/mock/stream"}
+
+    sse_mock.init_app(app)
+    return app
