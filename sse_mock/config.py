@@ -36,6 +36,12 @@ DEFAULT_MODELS = (
     "claude-haiku-4-5",
 )
 
+#: Listed by the Gemini routes (GET /v1beta/models, PROTOCOLS.md §8.7).
+DEFAULT_GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite",
+                         "gemini-embedding-001", "text-embedding-004")
+#: Listed by Ollama's GET /api/tags (§9.6).
+DEFAULT_OLLAMA_MODELS = ("llama3.2:latest", "qwen3:8b", "nomic-embed-text:latest")
+
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range.
@@ -143,6 +149,32 @@ def _check_models(value: Sequence[str], where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_state(value: str, where: str) -> str:
+    # "memory", or a URL the redis client opens (redis://host:port/db, rediss://…, unix://…).
+    if value == "memory":
+        return value
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        url = None
+    ok = url is not None and (
+        (url.scheme in ("redis", "rediss") and bool(url.hostname)) or
+        (url.scheme == "unix" and bool(url.path)))
+    if not ok:
+        raise ConfigError(f'{where}: expected "memory" or a Redis URL like '
+                          f'"redis://localhost:6379/0" (or rediss://, unix://), got {value!r}')
+    return value
+
+
+def _check_state_prefix(value: str, where: str) -> str:
+    if not 1 <= len(value) <= 100 or any(c.isspace() for c in value):
+        raise ConfigError(f"{where}: expected 1–100 characters without spaces, got {value!r}")
+    return value
+
+
 # Late-bound checkers for keys whose meaning lives in another module (rules, chaos): set by
 # those modules at import time so that config.py stays free of scenario logic.
 EXTRA_CHECKS: dict[str, Callable[[Any, str], Any]] = {}
@@ -178,6 +210,13 @@ RATELIMIT_KEYS = (
     Key("remaining_tokens", "int", 9999000, "x-ratelimit-remaining-tokens", minimum=0),
     Key("reset_requests", "str", "6ms", "x-ratelimit-reset-requests (a Go-style duration)"),
     Key("reset_tokens", "str", "1ms", "x-ratelimit-reset-tokens (a Go-style duration)"),
+    Key("requests_per_minute", "int", 0, "A request quota per API key (per session without "
+        "one), a token bucket shared through `state`: over it → 429 with truthful retry-after "
+        "and rate-limit headers, which then count down on every answer (0 = no quota).",
+        minimum=0, maximum=100_000_000),
+    Key("tokens_per_minute", "int", 0, "A token quota per API key, as requests_per_minute: "
+        "each request takes its prompt's tokens plus its max_tokens (0 = no quota).",
+        minimum=0, maximum=1_000_000_000),
 )
 
 SCHEMA: tuple[Key, ...] = (
@@ -207,6 +246,10 @@ SCHEMA: tuple[Key, ...] = (
         "carries no API key."),
     Key("models", "str-list", DEFAULT_MODELS, "Model ids listed by /v1/models.",
         check=_check_models),
+    Key("gemini_models", "str-list", DEFAULT_GEMINI_MODELS, "Model ids listed by the Gemini "
+        "model list (GET /v1beta/models).", check=_check_models),
+    Key("ollama_models", "str-list", DEFAULT_OLLAMA_MODELS, "Model names listed by Ollama's "
+        "GET /api/tags.", check=_check_models),
     Key("journal_size", "int", 1000, "How many requests the in-memory journal keeps "
         "(0 = no journal).", minimum=0, maximum=1000000),
     Key("journal_bytes", "int", 4 * 1024 * 1024, "Byte budget of the journal: the oldest "
@@ -223,6 +266,13 @@ SCHEMA: tuple[Key, ...] = (
     Key("control_origins", "origins", (), "Origins whose pages may read the control "
         "endpoints (CORS); empty = none, whatever cors.origins says. \"*\" is refused.",
         check=_check_control_origins),
+    Key("state", "str", "memory", 'Where the changing state lives (journal, *count cycles, '
+        'sequences, chaos draws, quotas, queued actions): "memory" (this process) or a Redis '
+        'URL, "redis://host:6379/0" or "rediss://…", shared by every worker of every host '
+        "(pip install 'sse-mock[redis]'; docs: Deploying on several workers/hosts).",
+        check=_check_state),
+    Key("state_prefix", "str", "sse_mock:", "Prefix of every Redis key, so several mocks can "
+        "share one Redis.", check=_check_state_prefix),
     Key("lorem_tokens", "int", 0, "When > 0, every default reply is a deterministic lorem "
         "ipsum text of this many tokens (for load tests).", minimum=0, maximum=1000000),
     Key("chaos", "map-number", {}, "Probability per fault kind, drawn per request from the "
@@ -256,6 +306,8 @@ class RateLimitConfig:
     remaining_tokens: int = 9999000
     reset_requests: str = "6ms"
     reset_tokens: str = "1ms"
+    requests_per_minute: int = 0
+    tokens_per_minute: int = 0
 
 
 @dataclass(frozen=True)
@@ -277,10 +329,14 @@ class Config:
     max_body_size: int = 1048576
     require_api_key: bool = False
     models: tuple[str, ...] = DEFAULT_MODELS
+    gemini_models: tuple[str, ...] = DEFAULT_GEMINI_MODELS
+    ollama_models: tuple[str, ...] = DEFAULT_OLLAMA_MODELS
     journal_size: int = 1000
     journal_bytes: int = 4 * 1024 * 1024
     max_request_seconds: float = 60.0
     allowed_hosts: tuple[str, ...] = ()
+    state: str = "memory"
+    state_prefix: str = "sse_mock:"
     control_origins: tuple[str, ...] = ()
     lorem_tokens: int = 0
     chaos: Mapping[Any, float] = field(default_factory=dict)  # Fault → probability

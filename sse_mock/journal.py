@@ -1,18 +1,25 @@
 """The journal: what each intercepted request asked and how its answer ended.
 
-A bounded in-memory ring, per process (each worker of a multi-process server has its own).
-Read it with ``middleware.journal.entries()`` or ``GET <prefix>/_journal``.
+A façade over the state seam (:mod:`sse_mock.state`): records live in the backend — one process
+with ``state = "memory"``, every worker of every host with Redis — bounded by entries and bytes.
+Requests still in progress are listed from the process serving them (their ``events`` and
+``bytes`` counting up); their record is written to the backend when they end. Read it with
+``middleware.journal.entries()`` or ``GET <prefix>/_journal``.
 """
 
 from __future__ import annotations
 
-import threading
+import json
+import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .state import MemoryState, State, StateUnavailable
+
 __all__ = ["Entry", "Journal"]
+
+log = logging.getLogger("sse_mock")
 
 
 @dataclass
@@ -35,7 +42,19 @@ class Entry:
     bytes: int = 0
     outcome: str = "in progress"
     duration: float = 0.0
+    session: str = ""  # X-Mock-Session / ?session= / sse_mock_session cookie ("" = default)
+    query: str = ""  # the query string (EventSource requests carry their prompt there)
+    # What the resilience verdict (verdict.py) reads: the client's retry bookkeeping and the
+    # answer's retry hints (PROTOCOLS.md §1.7, §2.6).
+    retry_count: int | None = None  # x-stainless-retry-count: the SDKs' attempt number
+    idempotency_key: str | None = None  # Idempotency-Key
+    last_event_id: str | None = None  # Last-Event-ID: a reconnecting EventSource (§1.7)
+    retry_after: float | None = None  # seconds the answer asked to wait (retry-after-ms, else …)
+    should_retry: bool | None = None  # x-should-retry on the answer
+    sse_retry: int | None = None  # the stream's `retry:` field, in milliseconds (§1.4)
     _start: float = field(default=0.0, repr=False)
+    _journal: Journal | None = field(default=None, repr=False, compare=False)
+    _size: int = field(default=0, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _PUBLIC}
@@ -44,39 +63,70 @@ class Entry:
 _PUBLIC = tuple(f.name for f in fields(Entry) if not f.name.startswith("_"))
 
 
+def measure(record: dict[str, Any]) -> int:
+    """The byte size a record counts for against the journal's byte bound."""
+    return len(json.dumps(record, default=str, separators=(",", ":")))
+
+
 class Journal:
-    """Thread-safe ring of :class:`Entry`; ``size=0`` keeps nothing."""
+    """Thread-safe journal of :class:`Entry` over a :class:`~sse_mock.state.State`.
 
-    def __init__(self, size: int = 1000) -> None:
+    :param size: entries kept when no `state` is given (an in-memory one; 0 keeps nothing).
+    :param state: the backend; its own bounds apply.
+    """
+
+    def __init__(self, size: int = 1000, state: State | None = None) -> None:
         self.size = size
-        self._entries: deque[Entry] = deque(maxlen=size or 1)
-        self._lock = threading.Lock()
-        self._next = 1
+        self.state: State = state if state is not None else MemoryState(size)
+        self._live: dict[int, Entry] = {}  # id(entry) → entry, this process's requests in progress
 
-    def start(self, method: str, path: str, route: str, keep: bool = True) -> Entry:
+    def start(self, method: str, path: str, route: str, keep: bool = True,
+              session: str = "") -> Entry:
         """A new entry; ``keep=False`` makes one that is not recorded (reads of the journal)."""
-        with self._lock:
-            entry = Entry(id=self._next if keep else 0, time=time.time(), method=method,
-                          path=path, route=route, _start=time.monotonic())
-            if keep:
-                self._next += 1
-                if self.size:
-                    self._entries.append(entry)
+        entry = Entry(id=0, time=time.time(), method=method, path=path, route=route,
+                      session=session, _start=time.monotonic())
+        if keep and self.size:
+            record = entry.to_dict()
+            entry._size = measure(record)
+            entry.id = self.state.journal_start(session, record, entry._size)
+            entry._journal = self
+            self._live[id(entry)] = entry
         return entry
 
     @staticmethod
     def end(entry: Entry, outcome: str) -> None:
+        """Record how the answer ended; the record is written to the backend now."""
         entry.outcome = outcome
         entry.duration = round(time.monotonic() - entry._start, 6)
+        journal = entry._journal
+        if journal is None:
+            return
+        entry._journal = None
+        journal._live.pop(id(entry), None)
+        record = entry.to_dict()
+        try:
+            entry.id = journal.state.journal_finish(entry.session, entry.id, record, entry._size)
+        except StateUnavailable as exc:  # a stream in flight still finishes (issue 10, 5)
+            log.warning("sse_mock: journal entry of %s not recorded: %s", entry.path, exc)
 
-    def entries(self) -> list[Entry]:
-        """A snapshot, oldest first."""
-        with self._lock:
-            return list(self._entries) if self.size else []
+    def entries(self, session: str = "") -> list[Entry]:
+        """A snapshot of one session's entries, oldest first."""
+        if not self.size:
+            return []
+        live = [e for e in list(self._live.values()) if e.session == session]
+        by_id = {e.id: e for e in live if e.id}
+        out = [by_id.get(r["id"]) or _entry(r) for r in self.state.journal_entries(session)]
+        pending = [e for e in live if not e.id]
+        if pending:  # in progress, not yet in the backend (Divergence #1 of sse_mock.state.base)
+            out = sorted(out + pending, key=lambda e: e.time)
+        return out
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+    def clear(self, session: str = "") -> None:
+        self.state.journal_clear(session)
 
     def __len__(self) -> int:
         return len(self.entries())
+
+
+def _entry(record: dict[str, Any]) -> Entry:
+    return Entry(**{k: v for k, v in record.items() if k in _PUBLIC})

@@ -13,6 +13,8 @@ Deliberate divergences (choices a future reader might wrongly "fix"):
 Divergence #1: ``start_response`` is called before the stream's generator is returned, and the
     first chunk is a bare comment line (``: ok``), so every server sends the headers at once
     (PEP 3333 lets servers hold them until the first non-empty write; PROTOCOLS.md §5.4).
+    Streams that are not plain SSE choose their own first chunk and content type through the
+    dialect's ``Framing`` (Gemini: an empty line, §8.3; Ollama's NDJSON: one space, §9.2).
 Divergence #2: no ``Connection``, ``Keep-Alive`` or ``Transfer-Encoding`` header, ever: they are
     hop-by-hop and forbidden to WSGI applications (PEP 3333; ``wsgiref`` asserts, §5.4). The
     server chooses the framing.
@@ -34,13 +36,15 @@ from .config import Config, load_config
 from .controls import read_controls
 from .cors import CORSPolicy
 from .dialects.base import ErrorShape, MockError
-from .dialects.shapes import AnthropicShape, OpenAIShape, PlainShape
+from .dialects.shapes import AnthropicShape, GoogleShape, OllamaShape, OpenAIShape, PlainShape
 from .faults import StreamAbort
 from .guard import ControlGuard
 from .journal import Journal
 from .pacing import Pacer
 from .routes import Answer, Call, Route, build_routes, status_line
 from .scenario import Scenario
+from .state import StateUnavailable, open_state
+from .verdict import Verdict, judge, note_answer, note_request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -80,19 +84,28 @@ class SSEMockMiddleware:
         self.enabled = cfg.enabled
         self.cors = CORSPolicy(cfg.cors)
         self.guard = ControlGuard(cfg)
-        self.journal = Journal(cfg.journal_size)
-        self.scenario = Scenario(cfg)
+        # Journal, cycles, sequences, chaos draws, quotas, queued actions (issue 10).
+        self.state = open_state(cfg.state, prefix=cfg.state_prefix,
+                                journal_entries=cfg.journal_size,
+                                journal_bytes=cfg.journal_bytes)
+        self.journal = Journal(cfg.journal_size, self.state)
+        self.scenario = Scenario(cfg, self.state)
         self.pacer = Pacer()
         self._shapes: dict[str, ErrorShape] = {
             "openai": OpenAIShape(cfg.ratelimit),
             "anthropic": AnthropicShape(),
             "plain": PlainShape(),
+            "google": GoogleShape(),
+            "ollama": OllamaShape(),
         }
         self._prefix = cfg.prefix
         self._exact: dict[str, Route] = {}
         self._prefixed: list[Route] = []
+        self._claiming: list[Route] = []
         for route in build_routes(self):
-            if route.prefix_match:
+            if route.claims is not None:
+                self._claiming.append(route)
+            elif route.prefix_match:
                 self._prefixed.append(route)
             else:
                 self._exact[route.path] = route
@@ -100,10 +113,16 @@ class SSEMockMiddleware:
         if self.enabled:
             log.info("mock active at %s/ (%s)", self._prefix, ", ".join(self.paths()))
 
+    def verdict(self, **options: Any) -> Verdict:
+        """The resilience verdict over the journal: what the clients did wrong with the faults
+        they were given (:func:`sse_mock.verdict.judge`; `options` are its thresholds)."""
+        return judge([e.to_dict() for e in self.journal.entries()], **options)
+
     def paths(self) -> list[str]:
         """The full paths this middleware answers (for start-up messages)."""
         out = [self._prefix + p for p in self._exact]
         out += [self._prefix + r.path + "{id}" for r in self._prefixed]
+        out += [self._prefix + r.path for r in self._claiming]
         return out
 
     # -- WSGI ------------------------------------------------------------------------------
@@ -117,6 +136,9 @@ class SSEMockMiddleware:
         if not path.startswith(self._prefix):
             return self.app(environ, start_response)
         rest = path[len(self._prefix):]
+        for claiming in self._claiming:
+            if claiming.claims(rest, environ):  # type: ignore[misc]
+                return self._serve(claiming, rest, environ, start_response)
         route = self._exact.get(rest)
         sub = ""
         if route is None:
@@ -165,21 +187,28 @@ class SSEMockMiddleware:
                 "server (flask run, waitress, gunicorn -k gthread or -k gevent).")
         head = method == "HEAD"
         entry = self.journal.start(method, path_of(environ), route.name,
-                                   keep=route.name != "journal")
+                                   keep=not route.control)  # control calls are not journaled
         request_id = shape.new_request_id()
         entry.request_id = request_id
+        note_request(entry, environ)
         try:
             if (method if not head else "GET") not in route.methods:
                 raise MockError(
                     405, f"Method {method} is not allowed on this route; use {route.allow}.",
                     kind="method_not_allowed", headers=[("Allow", route.allow)])
-            controls = read_controls(environ)
+            controls = read_controls(environ, self.config.max_request_seconds)
             answer = route.handler(Call(environ, controls, entry, sub))
         except MockError as error:
             answer = Answer(status=error.status, headers=error.headers,
                             body=shape.error_body(error, request_id))
             entry.outcome = "fault" if error.status in (429, 529) or error.status >= 500 or (
                 entry.fault) else "error"
+        except StateUnavailable as exc:  # Redis is down: an answer, not a traceback (issue 10)
+            log.warning("sse_mock: state backend unavailable: %s", exc)
+            down = MockError(503, f"State backend unavailable (sse_mock: {exc}); try again.",
+                             kind="overloaded", code="state_backend_unavailable")
+            answer = Answer(status=503, body=shape.error_body(down, request_id))
+            entry.outcome = "error"
         except Exception as exc:  # a bug: answer in the client's shape, keep the traceback
             log.exception("sse_mock: error while answering %s", path_of(environ))
             bug = MockError(500, f"sse_mock internal error: {type(exc).__name__}",
@@ -187,10 +216,14 @@ class SSEMockMiddleware:
             answer = Answer(status=500, body=shape.error_body(bug, request_id))
             entry.outcome = "error"
         entry.status = answer.status
+        if answer.status >= 400:
+            note_answer(entry, answer.headers)  # retry hints, for the verdict
         headers = _merge(shape.headers(request_id, environ), answer.headers)
         headers += cors.response_headers(environ)
         if answer.chunks is not None and answer.status == 200 and not answer.body:
-            start_response(status_line(200), [*STREAM_HEADERS, *headers])
+            stream_headers = STREAM_HEADERS if answer.content_type is None else [
+                ("Content-Type", answer.content_type), *STREAM_HEADERS[1:]]
+            start_response(status_line(200), [*stream_headers, *headers])
             if head:
                 _close(answer.chunks)
                 Journal.end(entry, "completed")
@@ -199,13 +232,12 @@ class SSEMockMiddleware:
         body = answer.body
         if answer.status == 204:
             start_response(status_line(204), headers)
-            if entry.outcome == "in progress":
-                Journal.end(entry, "completed")
+            Journal.end(entry, "completed" if entry.outcome == "in progress" else entry.outcome)
             return []
         start_response(status_line(answer.status),
                        [JSON_TYPE, ("Content-Length", str(len(body))), *headers])
-        if entry.outcome == "in progress" and answer.chunks is None:
-            Journal.end(entry, "completed")
+        if answer.chunks is None:  # every entry ends once: that writes its record
+            Journal.end(entry, "completed" if entry.outcome == "in progress" else entry.outcome)
         if head:
             return []
         if answer.chunks is not None:  # a non-streamed answer that drops the connection

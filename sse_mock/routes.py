@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .controls import Controls
-from .dialects.base import Dialect, Frame, Message, MockError, Prompt, StreamContext, dumps
+from .dialects.base import (
+    SSE,
+    Dialect,
+    Frame,
+    Framing,
+    Message,
+    MockError,
+    Prompt,
+    StreamContext,
+    dumps,
+)
 from .dialects.plain import PlainDialect
 from .faults import StreamAbort, apply_stream_fault
 from .journal import Entry
@@ -34,6 +44,7 @@ class Call:
     controls: Controls
     entry: Entry
     rest: str = ""  # the part of the path after a prefix route, e.g. the model id
+    session: str = ""  # the request's session ("" = the default one): its state's namespace
 
 
 @dataclass
@@ -42,6 +53,7 @@ class Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     chunks: Iterator[bytes] | None = None  # a stream: whole events per chunk
+    content_type: str | None = None  # a stream's media type; None = SSE (base.Framing)
 
 
 Handler = Callable[[Call], Answer]
@@ -56,6 +68,10 @@ class Route:
     family: str  # which error shape: "openai" | "anthropic" | "plain"
     prefix_match: bool = False  # True: path is a prefix (e.g. "/v1/models/")
     control: bool = False  # a control endpoint: answered only through guard.ControlGuard
+    # Routes that share paths with others (Gemini's /v1/models/…:generateContent beside
+    # OpenAI's /v1/models/{id}): tried before the others; `claims(rest, environ)` says whether
+    # the request is this route's (`rest`: the path after the prefix, passed as Call.rest).
+    claims: Callable[[str, Mapping[str, Any]], bool] | None = None
 
     @property
     def allow(self) -> str:
@@ -156,7 +172,8 @@ def _has_api_key(environ: Mapping[str, Any]) -> bool:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     if auth.lower().startswith("bearer ") and auth[7:].strip():
         return True
-    return bool(environ.get("HTTP_X_API_KEY", "").strip())
+    return bool(environ.get("HTTP_X_API_KEY", "").strip()
+                or environ.get("HTTP_X_GOOG_API_KEY", "").strip())
 
 
 def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
@@ -172,7 +189,8 @@ def _decide(
     """The scenario's decision, with what every route does alike: strict mode's error for an
     unmatched request, and HTTP faults (which fail before any stream starts)."""
     scenario = mw.scenario
-    decision = scenario.decide(prompt, call.controls, call.environ, resume=resume)
+    decision = scenario.decide(prompt, call.controls, call.environ, resume=resume,
+                               session=call.session)
     call.entry.rule = decision.rule
     if decision.rule is None and mw.config.strict and scenario.rules:
         near = nearest_rule(scenario.rules, prompt)
@@ -184,14 +202,23 @@ def _decide(
         call.entry.fault = fault.spec
         if not fault.in_stream:
             if fault.name == "timeout":
-                time.sleep(fault.seconds)
+                hold(fault.seconds, mw.config.max_request_seconds)
             raise fault.to_error(family, decision.should_retry)
     return decision
 
 
+def hold(seconds: float, cap: float) -> None:
+    """A non-streamed wait (a ``timeout`` fault, the time to first token of a JSON answer).
+
+    Nothing is written while it lasts, so no server can notice that the client left: the wait
+    is blind, and therefore never longer than ``max_request_seconds``, whatever its source
+    (issue 9: four abandoned requests must not hold waitress' four threads for longer).
+    """
+    time.sleep(min(seconds, cap))
+
+
 def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
     config = mw.config
-    pacer = mw.pacer
 
     def handle(call: Call) -> Answer:
         environ = call.environ
@@ -200,29 +227,37 @@ def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
                             "or x-api-key (Anthropic).", kind="authentication")
         body = read_json_body(environ, config.max_body_size)
         call.entry.body = body
-        prompt = dialect.parse(body)
-        decision = _decide(mw, call, prompt, dialect.family)
-        fault = decision.fault
-        reply = fit_reply(decision.reply, prompt)
-        ctx = dialect.new_context(prompt)
-        if prompt.stream:
-            frames: Iterable[Frame] = dialect.stream(reply, prompt, ctx)
-            if fault is not None:
-                frames = apply_stream_fault(frames, fault, dialect, ctx)
-            return Answer(chunks=pacer.pace(_counted(frames, call.entry), decision.timing))
-        # Not streamed: the answer arrives after the time to first token.
-        if decision.timing.first_token_delay:
-            time.sleep(decision.timing.first_token_delay)
-        if fault is not None and fault.name == "error_after":
-            raise MockError(500, "The server had an error while processing your request "
-                            "(mocked by sse_mock).", kind="server_error")
-        body_bytes = dumps(dialect.complete(reply, prompt, ctx)).encode()
-        if fault is not None and fault.name == "disconnect_after":
-            # Promise the whole body, send half, drop the connection: an incomplete read.
-            return Answer(body=body_bytes, chunks=_half_then_abort(body_bytes, fault.spec))
-        return Answer(body=body_bytes)
+        return answer_llm(mw, call, dialect, dialect.parse(body))
 
     return Route(dialect.name, dialect.path, frozenset({"POST"}), handle, dialect.family)
+
+
+def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prompt) -> Answer:
+    """Decide, shape and pace the answer to a parsed LLM request (every dialect alike)."""
+    decision = _decide(mw, call, prompt, dialect.family)
+    fault = decision.fault
+    reply = fit_reply(decision.reply, prompt)
+    ctx = dialect.new_context(prompt)
+    if prompt.stream:
+        framing: Framing = getattr(dialect, "framing", SSE)
+        frames: Iterable[Frame] = dialect.stream(reply, prompt, ctx)
+        if fault is not None:
+            frames = apply_stream_fault(frames, fault, dialect, ctx)
+        chunks = mw.pacer.pace(_counted(frames, call.entry), decision.timing,
+                               framing.first, framing.heartbeat)
+        return Answer(chunks=chunks, content_type=None if framing is SSE else (
+            framing.content_type))
+    # Not streamed: the answer arrives after the time to first token.
+    if decision.timing.first_token_delay:
+        hold(decision.timing.first_token_delay, mw.config.max_request_seconds)
+    if fault is not None and fault.name == "error_after":
+        raise MockError(500, "The server had an error while processing your request "
+                        "(mocked by sse_mock).", kind="server_error")
+    body_bytes = dumps(dialect.complete(reply, prompt, ctx)).encode()
+    if fault is not None and fault.name == "disconnect_after":
+        # Promise the whole body, send half, drop the connection: an incomplete read.
+        return Answer(body=body_bytes, chunks=_half_then_abort(body_bytes, fault.spec))
+    return Answer(body=body_bytes)
 
 
 def _half_then_abort(body: bytes, spec: str) -> Iterator[bytes]:
@@ -255,6 +290,8 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
                 call.entry.outcome = "completed"
                 return Answer(status=204)
         fault = decision.fault
+        if retry:
+            call.entry.sse_retry = retry  # the verdict checks reconnects against it (§1.7)
         frames: Iterable[Frame] = dialect.stream(decision.reply.text, after=after, retry=retry)
         if fault is not None:
             frames = apply_stream_fault(frames, fault, dialect, StreamContext.new("", ""))

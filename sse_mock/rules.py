@@ -13,10 +13,9 @@ import fnmatch
 import json
 import re
 import sys
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,6 +24,7 @@ from . import config as _config
 from .config import Config, ConfigError
 from .dialects.base import Prompt, Reply, ToolCall, Usage
 from .faults import Fault, parse_fault
+from .state import State
 from .tokens import lorem
 
 __all__ = ["Action", "Rule", "RuleSpec", "compile_rules", "nearest_rule"]
@@ -92,13 +92,12 @@ class RuleSpec:
     hints: tuple[str, ...] = ()  # words that describe what it matches, for nearest_rule()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rule:
-    """A compiled rule with its per-process sequence position."""
+    """A compiled rule. Its sequence position lives in the state seam, under `key`."""
 
     spec: RuleSpec
-    _position: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    key: str = "seq:0"  # the state key of its sequence position ("seq:<index>")
 
     @property
     def label(self) -> str:
@@ -134,19 +133,19 @@ class Rule:
                         return False
         return True
 
-    def next_action(self, prompt: Prompt, advance: bool = True) -> Action:
-        """The action for this request. ``advance=False`` (a resumed stream) answers again
-        with the action served last, without moving the sequence on."""
+    def next_action(
+        self, prompt: Prompt, state: State, session: str = "", advance: bool = True
+    ) -> Action:
+        """The action for this request of `session`. ``advance=False`` (a resumed stream)
+        answers again with the action served last, without moving the sequence on."""
         actions = self.spec.actions
-        if len(actions) == 1:
+        n = len(actions)
+        if n == 1:
             action = actions[0]
+        elif advance:  # one atomic step of the state: one request takes each position
+            action = actions[state.cycle(session, self.key, n)]
         else:
-            with self._lock:
-                if advance:
-                    action = actions[self._position]
-                    self._position = (self._position + 1) % len(actions)
-                else:
-                    action = actions[(self._position - 1) % len(actions)]
+            action = actions[(state.peek(session, self.key) - 1) % n]
         if action.echo:
             reply = Reply(text=prompt.last_user)
             return Action(reply=reply, interval=action.interval,
@@ -154,13 +153,10 @@ class Rule:
                           fault=action.fault, should_retry=action.should_retry)
         return action
 
-    def reset(self) -> None:
-        with self._lock:
-            self._position = 0
-
 
 def compile_rules(config: Config) -> tuple[Rule, ...]:
-    return tuple(Rule(spec) for spec in (*config.rules, *config.fixtures))
+    specs = (*config.rules, *config.fixtures)
+    return tuple(Rule(spec, f"seq:{i}") for i, spec in enumerate(specs))
 
 
 def nearest_rule(rules: Sequence[Rule], prompt: Prompt) -> Rule | None:

@@ -2,12 +2,20 @@
 
 The order of precedence, highest first: per-request controls (query / ``X-Mock-*``), the first
 matching rule, then the configuration's defaults.
+
+Everything that changes from one request to the next (``*count`` cycles, sequence positions,
+chaos draws) lives in the state seam (:mod:`sse_mock.state`), per session, so several workers
+decide as one process would.
+
+Divergence #1: a request that carries the SDKs' ``x-stainless-retry-count`` (PROTOCOLS.md §2.6)
+    has its ``*count`` fault decided by that attempt number alone — attempts below the count
+    fail, the next succeeds — with no shared state, so "``rate_limit*2``: the SDK's retries
+    succeed" holds on any number of workers and connections. Requests without it keep the cycle.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -18,6 +26,7 @@ from .dialects.base import Prompt, Reply
 from .faults import Fault
 from .pacing import Timing
 from .rules import Action, Rule, compile_rules
+from .state import MemoryState, State, unit_draw
 from .tokens import lorem, tokenize
 
 __all__ = ["Decision", "Scenario", "fit_reply"]
@@ -45,16 +54,30 @@ def _first(*values: _T | None) -> _T:
     return values[-1]  # type: ignore[return-value]
 
 
-class Scenario:
-    """Chooses the reply, timing and fault of each request. Thread-safe."""
+#: The SDKs' attempt number (PROTOCOLS.md §2.6: 0 on the first request, then 1, 2, …).
+RETRY_COUNT = "HTTP_X_STAINLESS_RETRY_COUNT"
 
-    def __init__(self, config: Config) -> None:
+
+def retry_count(environ: Mapping[str, Any]) -> int | None:
+    """The request's ``x-stainless-retry-count`` (0–1000), or None (absent or not a number)."""
+    raw = environ.get(RETRY_COUNT)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
+        return None
+    return int(raw)
+
+
+class Scenario:
+    """Chooses the reply, timing and fault of each request. Thread-safe; its changing parts
+    live in `state` (a fresh in-memory one when None)."""
+
+    def __init__(self, config: Config, state: State | None = None) -> None:
         self.config = config
+        self.state: State = state if state is not None else MemoryState()
         self.rules: tuple[Rule, ...] = compile_rules(config)
-        self._lock = threading.Lock()
-        self._fault_counts: dict[tuple[str, str], int] = {}
         self._chaos = tuple(config.chaos.items()) if config.chaos else ()
-        self._chaos_rng = random.Random(config.seed)
         self._default_reply = lorem(config.lorem_tokens) if config.lorem_tokens else config.reply
 
     def decide(
@@ -63,12 +86,15 @@ class Scenario:
         controls: Controls,
         environ: Mapping[str, Any],
         resume: bool = False,
+        session: str = "",
     ) -> Decision:
-        """Decide one request. ``resume=True`` (a reconnect with ``Last-Event-ID``) repeats the
-        reply served last and uses up no state: no sequence step, count or chaos draw."""
+        """Decide one request of `session`. ``resume=True`` (a reconnect with ``Last-Event-ID``)
+        repeats the reply served last and uses up no state: no sequence step, count or chaos
+        draw."""
         cfg = self.config
         rule = self._match(prompt, environ)
-        action = rule.next_action(prompt, advance=not resume) if rule is not None else _DEFAULTS
+        action = (rule.next_action(prompt, self.state, session, advance=not resume)
+                  if rule is not None else _DEFAULTS)
         # Each value: the request's control, else the rule's, else the configuration's.
         interval = _first(controls.delay, action.interval, cfg.interval)
         ftd = _first(controls.first_token_delay, action.first_token_delay, cfg.first_token_delay)
@@ -84,10 +110,9 @@ class Scenario:
         if controls.reply is not None:
             reply = Reply(text=controls.reply, finish=reply.finish, usage=reply.usage)
         if fault is None and self._chaos and not resume:
-            fault = self._draw_chaos(controls.seed)
+            fault = self._draw_chaos(controls.seed, session)
         if fault is not None and fault.count and not fault.in_stream and not resume:
-            key = (label or "request", fault.spec)
-            if not self._fails_now(key, fault.count):
+            if not self._fails_now(session, label, fault, environ):
                 fault = None
         timing = Timing(interval=interval, first_token_delay=ftd, jitter=jitter,
                         heartbeat=cfg.heartbeat, seed=seed)
@@ -100,19 +125,25 @@ class Scenario:
                 return rule
         return None
 
-    def _fails_now(self, key: tuple[str, str], count: int) -> bool:
-        """``*count`` faults: fail `count` times, then succeed once, in cycles."""
-        with self._lock:
-            n = self._fault_counts.get(key, 0)
-            self._fault_counts[key] = (n + 1) % (count + 1)
-        return n < count
+    def _fails_now(
+        self, session: str, label: str | None, fault: Fault, environ: Mapping[str, Any]
+    ) -> bool:
+        """``*count`` faults: fail `count` times, then succeed once, in cycles — or, for an
+        SDK's attempt, by its attempt number (Divergence #1)."""
+        count = fault.count
+        attempt = retry_count(environ)
+        if attempt is not None:
+            return attempt < count
+        # The key is built from the parsed fault, not its text: bounded whatever a request sends.
+        key = f"count:{label or 'request'}:{fault.name}:{fault.after}:{fault.seconds:g}*{count}"
+        return self.state.cycle(session, key, count + 1) < count
 
-    def _draw_chaos(self, request_seed: int | None) -> Fault | None:
+    def _draw_chaos(self, request_seed: int | None, session: str = "") -> Fault | None:
         if request_seed is not None:
             x = random.Random(request_seed).random()
         else:
-            with self._lock:
-                x = self._chaos_rng.random()
+            # A pure function of (seed, draw index): workers sharing the index draw as one.
+            x = unit_draw(self.config.seed, self.state.incr(session, "chaos") - 1)
         total = 0.0
         for fault, probability in self._chaos:
             total += probability
@@ -120,13 +151,10 @@ class Scenario:
                 return fault  # type: ignore[no-any-return]
         return None
 
-    def reset(self) -> None:
-        """Start over: sequences, ``*count`` counters and the chaos generator."""
-        with self._lock:
-            self._fault_counts.clear()
-            self._chaos_rng = random.Random(self.config.seed)
-        for rule in self.rules:
-            rule.reset()
+    def reset(self, session: str | None = None) -> None:
+        """Start over: sequences, ``*count`` cycles, chaos draws, queued actions and the journal,
+        of one session, or of all (None) — quotas too."""
+        self.state.reset(session)
 
 
 def fit_reply(reply: Reply, prompt: Prompt) -> Reply:
