@@ -308,6 +308,57 @@ def test_preflight_with_bogus_requested_headers_falls_back_to_the_default_list()
     assert "authorization" in r.headers["Access-Control-Allow-Headers"]
 
 
+PREFLIGHT_GRANTS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+                    "Access-Control-Allow-Methods", "Access-Control-Allow-Headers",
+                    "Access-Control-Max-Age", "Access-Control-Allow-Private-Network")
+
+
+def preflight(mw: Any, origin: str, private_network: str | None = None) -> Any:
+    environ = {"HTTP_ORIGIN": origin, "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST",
+               "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": "authorization,content-type"}
+    if private_network is not None:
+        environ["HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"] = private_network
+    # environ, not headers: the test client refuses a header value with a newline
+    return client(mw).options("/mock/v1/chat/completions", environ_overrides=environ,
+                              buffered=True)
+
+
+@pytest.mark.parametrize("origin", ["http://evil.test", "http://app.test:3001",
+                                    "https://app.test:3000", "null", "http://app.test:3000\n"])
+def test_preflight_from_a_disallowed_origin_grants_nothing(origin: str) -> None:
+    # §6.2/§6.5: a preflight the policy refuses gets none of the Allow-* headers (nor Max-Age,
+    # which would cache the refusal's non-answer), whatever it asks for, private network included.
+    mw, inner = make(cors={"origins": ["http://app.test:3000"], "credentials": True,
+                           "private_network": True})
+    r = preflight(mw, origin, private_network="true")
+    assert r.status_code == 204
+    for name in PREFLIGHT_GRANTS:
+        assert name not in r.headers, (name, r.headers[name])
+    assert "Origin" in r.headers["Vary"]
+    assert inner.calls == 0
+    # the allowed origin, same request: every grant (the assertions above can fail)
+    r = preflight(mw, "http://app.test:3000", private_network="true")
+    assert all(name in r.headers for name in PREFLIGHT_GRANTS), r.headers
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["private_network", "default"])
+@pytest.mark.parametrize("asked", [None, "true", "false", "TRUE"])
+def test_private_network_is_allowed_only_when_asked_and_configured(
+    enabled: bool, asked: str | None
+) -> None:
+    # Chrome's Private Network Access preflight sends Access-Control-Request-Private-Network:
+    # true; the answer allows it only then, and only with cors.private_network on.
+    mw, _ = make(cors={"private_network": enabled})
+    r = preflight(mw, "http://localhost:5173", private_network=asked)
+    assert r.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    got = r.headers.get("Access-Control-Allow-Private-Network")
+    assert got == ("true" if enabled and asked == "true" else None)
+    # never on an actual (non-preflight) request
+    r = get(mw, "/mock/stream", headers={"Origin": "http://localhost:5173",
+                                        "Access-Control-Request-Private-Network": "true"})
+    assert "Access-Control-Allow-Private-Network" not in r.headers
+
+
 # -- configuration ------------------------------------------------------------------------------
 
 
