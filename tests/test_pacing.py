@@ -131,3 +131,36 @@ def test_default_sleep_is_looked_up_per_stream(monkeypatch: pytest.MonkeyPatch) 
     pacer.clock = lambda: next(fake_now)
     list(pacer.pace(tokens(1), Timing(first_token_delay=1.0, heartbeat=0)))
     assert slept == [1.0]
+
+
+def test_jitter_keeps_the_mean_interval_and_spans_both_sides() -> None:
+    # Jitter spreads each interval around its value: ±jitter, uniform, so the average rate is
+    # the configured one. A one-sided spread (only longer, or only shorter intervals) stays
+    # within the bounds above but shifts the mean by jitter/2 (here 25 %).
+    n, interval, jitter = 2000, 0.1, 0.5
+    out = run(tokens(n + 1), Timing(interval=interval, jitter=jitter, seed=3, heartbeat=0))
+    gaps = [y[0] - x[0] for x, y in zip(out, out[1:], strict=False)]
+    assert len(gaps) == n
+    mean = sum(gaps) / n
+    # the standard error of the mean of n uniform draws is interval·jitter/√(3n) ≈ 0.065 %;
+    # 2 % is 30 of them, and a quarter of the shift a one-sided spread makes
+    assert mean == pytest.approx(interval, rel=0.02)
+    # both sides reached: the spread is ±jitter, not a narrower or one-sided one
+    assert min(gaps) < interval * (1 - 0.9 * jitter)
+    assert max(gaps) > interval * (1 + 0.9 * jitter)
+    assert sum(g < interval for g in gaps) == pytest.approx(n / 2, rel=0.1)
+
+
+def test_a_large_batch_due_at_once_is_split_into_writes_of_at_most_32_kib() -> None:
+    # Zero delay: every frame is due at once. The batch is cut after the frame that reaches
+    # 32 KiB (never inside a frame, §1.8 F-14), so one write stays bounded in bytes.
+    frame = b"data: " + b"x" * 994 + b"\n\n"  # 1 KiB
+    frames = [Frame(frame, token=True) for _ in range(200)]  # 200 KiB in all
+    out = run(frames, Timing(interval=0.0))
+    chunks = [c for _, c in out]
+    assert b"".join(chunks) == FIRST_CHUNK + frame * 200
+    assert len(chunks) == 7  # ⌈(200 KiB + 5 B) / 32 KiB⌉
+    for chunk in chunks:
+        assert len(chunk) <= 32 * 1024 + len(frame)  # a write ends with the frame that filled it
+        assert chunk.endswith(b"\n\n")  # whole events only
+    assert all(len(c) >= 32 * 1024 for c in chunks[:-1])  # and is not cut smaller either
