@@ -449,6 +449,44 @@ def test_client_going_away_runs_finally_and_is_journaled() -> None:
     assert mw.journal.entries()[-1].events == len(WORDS)
 
 
+def test_closing_the_stream_closes_the_inner_generator_explicitly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PEP 3333 / PROTOCOLS.md §5.4: the server calls close() on what the middleware returned;
+    # that close() must reach the generator inside (the pacer's), whose `finally` releases the
+    # stream's resources. The test keeps a reference to the inner generator, so garbage
+    # collection cannot close it in the wrapper's place.
+    mw, _ = make(delay=0.01)
+    real_pace = mw.pacer.pace
+    inner: list[Iterator[bytes]] = []
+    ended: list[str] = []
+
+    def recording_pace(*args: Any, **kw: Any) -> Iterator[bytes]:
+        def generator() -> Iterator[bytes]:
+            try:
+                yield from real_pace(*args, **kw)
+                ended.append("finished")
+            except GeneratorExit:
+                ended.append("closed")
+                raise
+
+        inner.append(generator())
+        return inner[-1]
+
+    monkeypatch.setattr(mw.pacer, "pace", recording_pace)
+    r = client(mw).get("/mock/stream", buffered=False)
+    it = iter(r.response)
+    next(it)
+    next(it)
+    assert len(inner) == 1 and ended == []
+    r.close()  # the server's close() on a client disconnect
+    assert ended == ["closed"]
+    assert mw.journal.entries()[-1].outcome == "client went away"
+    # and a stream read to its end finishes the same generator normally, closed once
+    get(mw, "/mock/stream")
+    assert ended == ["closed", "finished"]
+
+
 def test_journal_route_lists_entries_and_delete_clears() -> None:
     mw, _ = make()
     get(mw, "/mock/stream")
