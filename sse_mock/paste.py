@@ -52,7 +52,7 @@ from .middleware import wrap
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["app_factory", "filter_app_factory", "ini_options"]
+__all__ = ["app_factory", "filter_app_factory", "ini_options", "name_ini_key"]
 
 _KEYS = {key.name: key for key in SCHEMA}
 _TRUE = frozenset({"true", "yes", "on", "1"})
@@ -79,7 +79,7 @@ def filter_app_factory(
     try:
         return wrap(app, base, **options)
     except ConfigError as exc:
-        raise ConfigError(_name_ini_key(str(exc), base, options.get("fixtures", ()))) from None
+        raise ConfigError(name_ini_key(str(exc), base, options.get("fixtures", ()))) from None
 
 
 def app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> WSGIApplication:
@@ -98,17 +98,35 @@ def app_factory(global_conf: Mapping[str, Any], **local_conf: str) -> WSGIApplic
     try:
         return create_app(base, **options)
     except ConfigError as exc:
-        raise ConfigError(_name_ini_key(str(exc), base, options.get("fixtures", ()))) from None
+        raise ConfigError(name_ini_key(str(exc), base, options.get("fixtures", ()))) from None
 
 
 def ini_options(
-    local_conf: Mapping[str, str], here: str | os.PathLike[str] | None = None
+    local_conf: Mapping[str, str], here: str | os.PathLike[str] | None = None,
+    *, prefix: str = "", label: str = "ini key",
 ) -> tuple[str | None, dict[str, Any]]:
     """Convert an ini section's strings to ``(config file or None, keyword options)``.
+
+    :param prefix: What the names carry before the configuration key in the ini file (Pyramid's
+        settings: ``"sse_mock."``); errors name the key with it, after `label`.
 
     >>> ini_options({"delay": "0.1", "cors.origins": "http://a http://b", "echo": "yes"})
     (None, {'delay': 0.1, 'cors': {'origins': ['http://a', 'http://b']}, 'echo': True})
     """
+    try:
+        return _ini_options(local_conf, here)
+    except ConfigError as exc:
+        message = str(exc)
+        if prefix or label != "ini key":
+            message = message.replace("ini key '", f"{label} '{prefix}").replace(
+                "(did you mean '", f"(did you mean '{prefix}").replace(
+                "ini key 'config'", f"{label} '{prefix}config'")
+        raise ConfigError(message) from None
+
+
+def _ini_options(
+    local_conf: Mapping[str, str], here: str | os.PathLike[str] | None
+) -> tuple[str | None, dict[str, Any]]:
     base: str | None = None
     options: dict[str, Any] = {}
     for ini_key, raw in local_conf.items():
@@ -194,18 +212,19 @@ def _unknown(ini_key: str, name: str, allowed: Any, prefix: str = "") -> str:
     return f"ini key {ini_key!r} is unknown{hint}; allowed: {listed}"
 
 
-def _name_ini_key(message: str, base: str | None, fixtures: Any = ()) -> str:
+def name_ini_key(message: str, base: str | None, fixtures: Any = (), *, prefix: str = "",
+                 label: str = "ini key", where: str = "sse_mock filter") -> str:
     """Name the ini key in a message of :func:`sse_mock.config.load_config`.
 
-    >>> _name_ini_key("options: key 'cors.origins': 'x' is not an origin", None)
+    >>> name_ini_key("options: key 'cors.origins': 'x' is not an origin", None)
     "ini key 'cors.origins': 'x' is not an origin"
     """
     m = _PLACE.match(message)
     if m is not None:
-        return f"ini key {(m['key'] or m['bare']) + m['sub']!r}{message[m.end():]}"
+        return f"{label} {prefix + (m['key'] or m['bare']) + m['sub']!r}{message[m.end():]}"
     # Errors inside a file name the file and the key; say which ini key named the file.
     if base is not None and message.startswith(base):
-        return f"ini key 'config': {message}"
+        return f"{label} '{prefix}config': {message}"
     if any(message.startswith(name) for name in fixtures):
-        return f"ini key 'fixtures': {message}"
-    return f"sse_mock filter: {message}"
+        return f"{label} '{prefix}fixtures': {message}"
+    return f"{where}: {message}"

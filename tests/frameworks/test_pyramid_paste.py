@@ -1,6 +1,6 @@
 """Pyramid + PasteDeploy: ``[filter:sse_mock] use = egg:sse-mock`` in the example's ini pipeline,
-loaded with ``paste.deploy.loadapp`` and served on sockets; the ini value conversion; and the
-example under ``pserve``."""
+loaded with ``paste.deploy.loadapp`` and served on sockets; the ini value conversion; the example
+under ``pserve``; and ``config.include("sse_mock.pyramid")`` with ``sse_mock.*`` settings."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pyramid.router import Router
 from sse_mock import ConfigError, SSEMockMiddleware
 from sse_mock._parser import SSEParser
 from sse_mock.paste import filter_app_factory, ini_options
+from sse_mock.testing import read_events
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -228,3 +229,79 @@ def test_paste_app_factory_builds_the_standalone_app(tmp_path: Path) -> None:
     ini.write_text("[app:main]\nuse = egg:sse-mock\ndelay = soon\n")
     with pytest.raises(ConfigError, match="ini key 'delay'"):
         loadapp(f"config:{ini}")
+
+
+# -- config.include("sse_mock.pyramid"): sse_mock.* settings, a tween ------------------------------
+
+
+def pyramid_app(**settings: str) -> Any:
+    from pyramid.config import Configurator
+
+    with Configurator(settings=settings) as config:
+        config.include("sse_mock.pyramid")
+        config.add_route("hello", "/hello")
+        config.add_view(lambda request: {"hello": "from Pyramid"}, route_name="hello",
+                        renderer="json")
+        return config.make_wsgi_app()
+
+
+def test_include_with_webtest_and_read_events() -> None:
+    from webtest import TestApp
+
+    app = TestApp(pyramid_app(**{"sse_mock.delay": "0", "sse_mock.reply": "from settings",
+                                 "sse_mock.echo": "no"}))
+    events = read_events(app.get("/mock/stream"))
+    assert [e.data for e in events] == ["from", "settings", "[DONE]"]
+    r = app.post_json("/mock/v1/chat/completions", {
+        "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]})
+    assert r.json["choices"][0]["message"]["content"] == "from settings"
+    assert app.get("/hello").json == {"hello": "from Pyramid"}
+    assert app.get("/nowhere", status=404).status_int == 404  # Pyramid's own
+
+
+def test_include_streams_incrementally_on_waitress() -> None:
+    app = pyramid_app(**{"sse_mock.delay": "0.15"})
+    with serve(app, "waitress") as base, httpx.Client(timeout=10) as c:
+        arrivals: list[float] = []
+        parser = SSEParser()
+        start = time.monotonic()
+        with c.stream("GET", base + "/mock/stream?reply=a+b+c") as r:
+            assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+            for chunk in r.iter_raw():
+                arrivals += [time.monotonic() - start for _ in parser.feed(chunk)]
+        assert len(arrivals) == 4 and arrivals[-1] - arrivals[0] > 0.3, arrivals
+        assert c.get(base + "/hello").json() == {"hello": "from Pyramid"}
+
+
+def test_include_disabled_adds_no_tween() -> None:
+    from webtest import TestApp
+
+    app = TestApp(pyramid_app(**{"sse_mock.enabled": "off"}))
+    app.get("/mock/stream", status=404)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"sse_mock.delay": "fast"}, "setting 'sse_mock.delay': expected a number, got 'fast'"),
+    ({"sse_mock.delay": "-1"}, "setting 'sse_mock.delay': expected a number from 0"),
+    ({"sse_mock.dealy": "1"}, "(did you mean 'sse_mock.delay'?)"),
+    ({"sse_mock.echo": "maybe"}, "setting 'sse_mock.echo': expected true/false"),
+    ({"sse_mock.cors.origins": "nope"}, "setting 'sse_mock.cors.origins'"),
+    ({"sse_mock.config": "missing.toml"}, "setting 'sse_mock.config'"),
+])
+def test_include_errors_name_the_setting(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        pyramid_app(**settings)
+    assert message in str(info.value)
+
+
+def test_pserve_runs_the_include_example(tmp_path: Path) -> None:
+    port = free_port()
+    text = (EXAMPLES / "pyramid_app" / "include.ini").read_text()
+    ini = tmp_path / "include.ini"
+    ini.write_text(text.replace("listen = 127.0.0.1:6543", f"listen = 127.0.0.1:{port}"))
+    with pserve(ini, port) as base, httpx.Client(timeout=10) as c:
+        with c.stream("GET", base + "/mock/stream?reply=a+b&delay=0") as r:
+            body = r.read()
+        assert [e.data for e in SSEParser().feed(body)] == ["a", "b", "[DONE]"]
+        assert c.get(base + "/mock/stream?delay=0").text.count("data:") == len(REPLY.split()) + 1
+        assert c.get(base + "/hello").json() == {"hello": "from Pyramid"}
