@@ -1,22 +1,36 @@
-"""Load generator: N concurrent SSE streams against three servers, on loopback only.
+"""Load generator: the same streamed chat completion from five servers, on loopback only.
 
-    python bench/load.py                      # the full sweep, writes bench/results/
-    python bench/load.py --n 1000 --targets sse_mock,raw --no-plot
+    bash bench/setup_aimock.sh                # once: aimock into bench/.aimock (needs npm)
+    python bench/load.py                      # the full run, writes bench/results/
+    python bench/load.py --n 5000 --targets sse_mock,aimock --no-zero --no-plot
 
 Targets, each started here as a subprocess on a free loopback port:
 
-(a) ``sse_mock``  — ``create_app()`` under ``gunicorn -k gevent`` (2 workers)
-(b) ``raw``       — bench/raw_wsgi.py, a 15-line WSGI generator, same gunicorn (the floor)
-(c) ``starlette`` — sse-starlette under ``uvicorn --workers 2`` (what a user might pick instead)
+(a) ``sse_mock``  — ``create_app()`` under ``gunicorn -k gevent -w 2``
+(b) ``serve``     — ``sse-mock serve``, the standalone command, as a user runs it
+(c) ``aimock``    — npm ``@copilotkit/aimock`` (one Node process), the fastest peer; skipped with
+                    a message when bench/setup_aimock.sh has not installed it
+(d) ``raw``       — bench/raw_wsgi.py, a WSGI generator of pre-rendered chunks, same gunicorn
+                    (the floor)
+(e) ``starlette`` — sse-starlette under ``uvicorn --workers 2`` (what a user might pick instead)
 
-The stream spec is the same for all: 10 events ``delay`` seconds apart (1 s by default, and a
-zero-delay variant), each with an ``id:``, then ``[DONE]``. The client (asyncio, one process,
-bounded in count and time) checks that every event arrived in order, and measures each event's
-lag against its due time (request sent + id × delay). Server CPU seconds (the whole process tree,
-from /proc) and peak RSS (sampled) are reported beside it. Modes:
+Every target answers ``POST …/v1/chat/completions`` with ``"stream": true`` and one of two
+prompts (bench/chat_bench.py): ``paced10``, 10 words at one per ``--delay`` seconds (the first one
+``delay`` after the start), and ``bench100``, 100 words at zero delay. Both are the same number of
+content chunks everywhere: one word per chunk (aimock: ``chunkSize`` = a word's length).
 
-``--idle``   RSS per open idle stream (one worker; streams whose first event is a minute away).
-``--zero``   zero-delay throughput, events/s to 1 and to 100 clients.
+The client (asyncio, uvloop when installed, one process, bounded in count and time) speaks
+HTTP/1.1 with keep-alive and chunked decoding, checks each stream (role chunk, every word, finish
+chunk, ``[DONE]`` last), and measures each content event's lateness against its due time on an
+absolute schedule (request sent + k × delay). Server CPU seconds (the whole process tree, from
+/proc) and peak RSS (sampled) are reported beside it. Modes:
+
+``--n``      paced load: N concurrent streams (one connection each), for each N.
+``--zero``   zero-delay throughput: ``--clients`` keep-alive connections, each running
+             ``--streams`` streams back to back; streams/s and server CPU ms per stream.
+``--idle``   RSS per open idle stream (plain GET streams; sse_mock, raw and starlette only).
+
+Figures to compare are ratios measured in one run (the machine is shared; absolute numbers move).
 """
 
 from __future__ import annotations
@@ -28,9 +42,9 @@ import os
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,9 +52,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.chat_bench import PROMPTS, reply_text  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
+AIMOCK_DIR = Path(os.environ.get("AIMOCK_DIR", ROOT / "bench" / ".aimock"))
+AIMOCK_CLI = AIMOCK_DIR / "node_modules" / "@copilotkit" / "aimock" / "dist" / "cli.js"
+ALL_TARGETS = ("sse_mock", "serve", "aimock", "raw", "starlette")
+MODEL = "gpt-4o-mini"
 
 
 # -- servers ----------------------------------------------------------------------------------
@@ -57,7 +78,39 @@ def _raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def server_command(target: str, port: int, workers: int, n_conn: int) -> list[str]:
+def aimock_missing() -> str | None:
+    """Why the aimock target cannot run, or None."""
+    if not AIMOCK_CLI.exists():
+        return (f"aimock is not installed at {AIMOCK_DIR}: run `bash bench/setup_aimock.sh` "
+                "(needs npm); skipping the aimock target")
+    return None
+
+
+def write_configs(folder: Path, delay: float) -> tuple[Path, Path]:
+    """The same two replies for sse_mock (a JSON config of rules) and aimock (fixtures)."""
+    rules, fixtures = [], []
+    for prompt in PROMPTS:
+        paced = prompt.startswith("paced")
+        d = delay if paced else 0.0
+        rules.append({"name": prompt, "match": {"regex": f"^{prompt}$"},
+                      "reply": reply_text(prompt), "delay": d, "first_token_delay": d})
+        fixture: dict[str, Any] = {"match": {"userMessage": prompt},
+                                   "response": {"content": reply_text(prompt)},
+                                   "chunkSize": 5}  # "w000 ": one word per chunk
+        if paced:
+            # aimock waits 1/tps before each chunk after the first (the role chunk, at ttft).
+            fixture["streamingProfile"] = {"ttft": 0, "tps": 1 / d}
+        fixtures.append(fixture)
+    # journal off: a load test keeps no per-request history (aimock: the least it keeps, 1).
+    cfg = folder / "sse_mock.json"
+    cfg.write_text(json.dumps({"journal_size": 0, "rules": rules}))
+    fx = folder / "aimock.json"
+    fx.write_text(json.dumps({"fixtures": fixtures}))
+    return cfg, fx
+
+
+def server_command(target: str, port: int, workers: int, n_conn: int, cfg: Path,
+                   fixtures: Path) -> list[str]:
     bind = f"127.0.0.1:{port}"
     gunicorn = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers),
                 "--worker-connections", str(max(1000, n_conn)), "--backlog", "4096",
@@ -65,10 +118,14 @@ def server_command(target: str, port: int, workers: int, n_conn: int) -> list[st
     if _gunicorn_has_control_socket():
         gunicorn.append("--no-control-socket")
     if target == "sse_mock":
-        # journal off: a load test keeps no per-request history. Long replies (the zero-delay
-        # runs) come from rules: a reply of 20,000 words does not fit in a request line.
-        rules = [{"match": {"regex": f"^n{n}$"}, "lorem": n} for n in LONG_REPLIES]
-        return [*gunicorn, f"sse_mock:create_app(journal_size=0, rules={rules!r})"]
+        return [*gunicorn, f"sse_mock:create_app({str(cfg)!r})"]
+    if target == "serve":
+        return [sys.executable, "-c", "import sys; from sse_mock.cli import main; "
+                "sys.exit(main())", "serve", "--host", "127.0.0.1", "--port", str(port),
+                "--config", str(cfg)]
+    if target == "aimock":
+        return ["node", str(AIMOCK_CLI), "-p", str(port), "-h", "127.0.0.1", "-f", str(fixtures),
+                "--log-level", "silent", "--journal-max", "1"]
     if target == "raw":
         return [*gunicorn, "bench.raw_wsgi:app"]
     if target == "starlette":
@@ -91,26 +148,23 @@ def _gunicorn_has_control_socket() -> bool:
     return _CONTROL
 
 
-LONG_REPLIES = (2000, 20000)
-
-
-def stream_path(target: str, n: int, delay: float) -> str:
-    if target == "sse_mock":
-        if n in LONG_REPLIES:
-            return f"/mock/stream?prompt=n{n}&delay={delay:g}"
-        reply = "+".join(f"w{i}" for i in range(n))
-        return f"/mock/stream?reply={reply}&delay={delay:g}"
-    if target == "raw":
-        return f"/?n={n}&delay={delay:g}"
-    return f"/stream?n={n}&delay={delay:g}"
+def chat_path(target: str, delay: float) -> str:
+    if target in ("sse_mock", "serve"):
+        return "/mock/v1/chat/completions"
+    if target == "aimock":
+        return "/v1/chat/completions"
+    return f"/v1/chat/completions?delay={delay:g}"
 
 
 class Server:
-    def __init__(self, target: str, workers: int, n_conn: int) -> None:
+    def __init__(self, target: str, workers: int, n_conn: int, cfg: Path, fixtures: Path,
+                 log: Path) -> None:
+        self.target = target
         self.port = free_port()
+        self.log = log.open("wb")
         self.proc = subprocess.Popen(
-            server_command(target, self.port, workers, n_conn), cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_raise_nofile,
+            server_command(target, self.port, workers, n_conn, cfg, fixtures), cwd=ROOT,
+            stdout=self.log, stderr=self.log, preexec_fn=_raise_nofile,
             start_new_session=True)
         deadline = time.monotonic() + 30
         while True:
@@ -119,8 +173,9 @@ class Server:
                     break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                    raise RuntimeError(f"{target} did not start: {err}") from None
+                    self.stop()
+                    raise RuntimeError(f"{target} did not start: "
+                                       f"{log.read_text(errors='replace')[-2000:]}") from None
                 time.sleep(0.05)
         self.peak_rss = 0
         self._sampling = False
@@ -178,10 +233,12 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(timeout=5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self.log.close()
 
 
 # -- client -----------------------------------------------------------------------------------
@@ -190,136 +247,264 @@ class Server:
 @dataclass
 class Result:
     target: str
-    n: int
+    mode: str  # "paced" | "zero"
+    n: int  # concurrent streams (paced) or keep-alive clients (zero)
     delay: float
-    events_per_stream: int
     ok_streams: int = 0
     errors: int = 0
-    lost_or_reordered: int = 0
+    bad_streams: int = 0  # lost, reordered or malformed events
     lags: list[float] = field(default_factory=list, repr=False)
-    first_lags: list[float] = field(default_factory=list, repr=False)  # event 0 only
+    first_lags: list[float] = field(default_factory=list, repr=False)  # the role chunk
+    wire_bytes: int = 0
     first_errors: list[str] = field(default_factory=list)
     wall: float = 0.0
     server_cpu: float = 0.0
+    client_cpu: float = 0.0
     peak_rss_mb: float = 0.0
+
+    def error(self, text: str) -> None:
+        self.errors += 1
+        if len(self.first_errors) < 5:
+            self.first_errors.append(text)
 
     def summary(self) -> dict[str, Any]:
         lags = sorted(self.lags)
 
-        def pct(p: float) -> float:
-            return lags[min(len(lags) - 1, int(p * len(lags)))] * 1000 if lags else float("nan")
+        def pct(values: list[float], p: float) -> float:
+            if not values:
+                return float("nan")
+            return round(values[min(len(values) - 1, int(p * len(values)))] * 1000, 2)
 
         data = {k: v for k, v in asdict(self).items() if k not in ("lags", "first_lags")}
-        firsts = sorted(self.first_lags)
-        data["first_event_p99_ms"] = round(
-            firsts[int(0.99 * (len(firsts) - 1))] * 1000, 2) if firsts else float("nan")
-        data.update(p50_ms=round(pct(0.5), 2), p99_ms=round(pct(0.99), 2),
-                    max_ms=round(lags[-1] * 1000, 2) if lags else float("nan"),
-                    events=len(lags), events_per_s=round(len(lags) / self.wall, 1)
-                    if self.wall else 0)
+        ok = max(1, self.ok_streams)
+        data.update(
+            p50_ms=pct(lags, 0.5), p99_ms=pct(lags, 0.99),
+            max_ms=round(lags[-1] * 1000, 2) if lags else float("nan"),
+            first_event_p99_ms=pct(sorted(self.first_lags), 0.99),
+            streams_per_s=round(self.ok_streams / self.wall, 1) if self.wall else 0.0,
+            cpu_ms_per_stream=round(1000 * self.server_cpu / ok, 3),
+            bytes_per_stream=round(self.wire_bytes / ok),
+            wall=round(self.wall, 2))
         return data
 
 
-async def one_stream(port: int, path: str, n_events: int, delay: float, result: Result,
-                     timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", port), timeout)
-    except (TimeoutError, OSError) as exc:
-        result.errors += 1
-        if len(result.first_errors) < 5:
-            result.first_errors.append(f"connect: {exc!r}")
-        return
-    try:
-        sent = loop.time()
-        # HTTP/1.0: no chunked framing; the body ends when the server closes.
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: bench\r\nAccept: text/event-stream\r\n"
-                     "\r\n".encode())
-        buf = b""
-        deadline = sent + timeout
-        while b"\r\n\r\n" not in buf:
-            chunk = await asyncio.wait_for(reader.read(65536), deadline - loop.time())
-            if not chunk:
-                raise ConnectionError("closed before the headers")
-            buf += chunk
-        head, _, buf = buf.partition(b"\r\n\r\n")
-        buf = buf.replace(b"\r\n", b"\n")  # sse-starlette ends lines with CRLF
-        if not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
-            raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
-        expected = 0
-        while True:
-            while b"\n\n" in buf:
-                block, _, buf = buf.partition(b"\n\n")
-                ident = None
-                for line in block.split(b"\n"):
-                    if line.startswith(b"id: "):
-                        ident = int(line[4:])
-                if ident is None:
-                    continue  # a comment-only block (": ok", ": ping")
-                if ident != expected:
-                    result.lost_or_reordered += 1
-                expected = ident + 1
-                lag = max(0.0, loop.time() - (sent + ident * delay))
-                result.lags.append(lag)
-                if ident == 0:
-                    result.first_lags.append(lag)
-            chunk = await asyncio.wait_for(reader.read(65536), deadline - loop.time())
-            if not chunk:
+class StreamError(Exception):
+    pass
+
+
+def request_bytes(path: str, prompt: str) -> bytes:
+    body = json.dumps({"model": MODEL, "stream": True,
+                       "messages": [{"role": "user", "content": prompt}]}).encode()
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Accept: text/event-stream\r\nAuthorization: Bearer x\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def read_stream(reader: asyncio.StreamReader, words: int, delay: float, sent: float,
+                      result: Result, timed: bool) -> bool:
+    """Read one chat-stream response; True if the server keeps the connection open."""
+    clock = time.monotonic  # uvloop's loop.time() has millisecond steps
+    head = await reader.readuntil(b"\r\n\r\n")
+    nbytes = len(head)
+    lines = head.split(b"\r\n")
+    if not lines[0].startswith(b"HTTP/1.1 200"):
+        raise StreamError(lines[0].decode(errors="replace"))
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip().lower()
+    chunked = headers.get(b"transfer-encoding") == b"chunked"
+    keep = headers.get(b"connection") != b"close"
+    length = int(headers[b"content-length"]) if b"content-length" in headers else None
+    if not chunked and length is None:
+        keep = False  # the body ends when the server closes
+    events = 0  # data events seen
+    buf = b""
+    last = b""
+    expected = words + 3  # role, words, finish, [DONE]
+    remaining = length
+    while True:
+        if chunked:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            nbytes += len(size_line)
+            if size == 0:
+                nbytes += len(await reader.readuntil(b"\r\n"))
                 break
-            buf = (buf + chunk).replace(b"\r\n", b"\n")  # CRLF may straddle two reads
-        if expected != n_events:
-            result.lost_or_reordered += abs(n_events - expected)
+            data = (await reader.readexactly(size + 2))[:-2]
+            nbytes += size + 2
         else:
-            result.ok_streams += 1
-    except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
-        result.errors += 1
-        if len(result.first_errors) < 5:
-            result.first_errors.append(repr(exc))
+            if remaining == 0:
+                break
+            data = await reader.read(65536 if remaining is None else min(65536, remaining))
+            if not data:
+                if remaining is None:
+                    break
+                raise StreamError("closed before the end of the body")
+            nbytes += len(data)
+            if remaining is not None:
+                remaining -= len(data)
+        buf += data
+        if b"\r" in buf:
+            if buf.endswith(b"\r"):
+                continue  # a CRLF may straddle two reads
+            buf = buf.replace(b"\r\n", b"\n")  # sse-starlette ends lines with CRLF
+        if b"\n\n" not in buf:
+            continue
+        blocks = buf.split(b"\n\n")
+        buf = blocks.pop()
+        now = clock() if timed else 0.0
+        for block in blocks:
+            if b"data:" not in block:
+                continue  # a comment-only block (": ok", ": ping")
+            if timed and events <= words:
+                # the role chunk is due at once, word k (1-based) at k × delay
+                lag = max(0.0, now - (sent + events * delay))
+                result.lags.append(lag)
+                if events == 0:
+                    result.first_lags.append(lag)
+            events += 1
+            last = block
+    if events != expected or not last.endswith(b"data: [DONE]"):
+        result.bad_streams += 1
+        raise StreamError(f"{events} data events (expected {expected}), last {last[-40:]!r}")
+    result.wire_bytes += nbytes
+    result.ok_streams += 1
+    return keep
+
+
+async def paced_stream(port: int, request: bytes, words: int, delay: float, result: Result,
+                       timeout: float) -> None:
+    writer = None
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            sent = time.monotonic()
+            writer.write(request)
+            await read_stream(reader, words, delay, sent, result, timed=True)
+    except (TimeoutError, OSError, StreamError, ValueError, asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError) as exc:
+        result.error(repr(exc)[:200])
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
-async def run_load(port: int, path: str, n: int, n_events: int, delay: float, ramp: float,
-                   result: Result) -> None:
-    timeout = 30 + n_events * delay + ramp
+async def run_paced(port: int, path: str, n: int, delay: float, ramp: float,
+                    result: Result) -> None:
+    words = PROMPTS["paced10"]
+    request = request_bytes(path, "paced10")
+    timeout = 30 + (words + 1) * delay + ramp
+    loop = asyncio.get_running_loop()
     tasks = []
-    start = asyncio.get_running_loop().time()
+    start = loop.time()
     for i in range(n):
         # Spread the connects over `ramp` seconds: a burst of 10,000 SYNs overflows backlogs.
-        at = start + ramp * i / n
-        wait = at - asyncio.get_running_loop().time()
+        wait = start + ramp * i / n - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
-        tasks.append(asyncio.create_task(one_stream(port, path, n_events, delay, result,
-                                                    timeout)))
+        tasks.append(asyncio.create_task(paced_stream(port, request, words, delay, result,
+                                                      timeout)))
     await asyncio.gather(*tasks)
 
 
-def measure(target: str, n: int, delay: float, events: int = 10, workers: int = 2,
-            ramp: float | None = None) -> Result:
-    result = Result(target, n, delay, events + 1)
-    server = Server(target, workers, n)
+async def keepalive_client(port: int, request: bytes, streams: int, result: Result,
+                           timeout: float, reconnects: list[int]) -> None:
+    words = PROMPTS["bench100"]
+    writer = None
     try:
-        path = stream_path(target, events, delay)
-        asyncio.run(run_load(server.port, path, 2, events + 1, 0.0, 0.0, Result(
-            target, 2, 0.0, events + 1)))  # warm-up: imports, first requests
-        cpu0 = server.cpu_seconds()
-        server.start_sampling()
-        t0 = time.monotonic()
-        ramp = ramp if ramp is not None else min(5.0, n / 2000)
-        asyncio.run(run_load(server.port, path, n, events + 1, delay, ramp, result))
-        result.wall = time.monotonic() - t0
-        result.server_cpu = round(server.cpu_seconds() - cpu0, 2)
-        result.peak_rss_mb = round(server.peak_rss / 2**20, 1)
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(streams):
+                writer.write(request)
+                if not await read_stream(reader, words, 0.0, 0.0, result, timed=False):
+                    writer.close()
+                    reconnects[0] += 1
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except (TimeoutError, OSError, StreamError, ValueError, asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError) as exc:
+        result.error(repr(exc)[:200])
     finally:
-        server.stop()
-    return result
+        if writer is not None:
+            writer.close()
+
+
+async def run_zero(port: int, path: str, clients: int, streams: int, result: Result,
+                   timeout: float) -> int:
+    request = request_bytes(path, "bench100")
+    reconnects = [0]
+    await asyncio.gather(*(keepalive_client(port, request, streams, result, timeout, reconnects)
+                           for _ in range(clients)))
+    return reconnects[0]
+
+
+def _run(coro: Any) -> Any:
+    try:
+        import uvloop  # the client's own cost, kept small: it shares the 2 cores
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+class Bench:
+    def __init__(self, delay: float, workers: int = 2) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="sse-mock-load-"))
+        self.cfg, self.fixtures = write_configs(self.tmp, delay)
+        self.delay = delay
+        self.workers = workers
+
+    def server(self, target: str, n_conn: int) -> Server:
+        return Server(target, self.workers, n_conn, self.cfg, self.fixtures,
+                      self.tmp / f"{target}.log")
+
+    def warm_up(self, server: Server, target: str) -> None:
+        r = Result(target, "warm-up", 2, 0.0)
+        _run(run_zero(server.port, chat_path(target, 0.0), 10, 20, r, 60))
+        if r.errors:
+            raise RuntimeError(f"{target}: warm-up failed: {r.first_errors}")
+
+    def paced(self, target: str, n: int, ramp: float | None = None) -> Result:
+        result = Result(target, "paced", n, self.delay)
+        server = self.server(target, n)
+        try:
+            self.warm_up(server, target)
+            cpu0, ccpu0 = server.cpu_seconds(), time.process_time()
+            server.start_sampling()
+            t0 = time.monotonic()
+            ramp = ramp if ramp is not None else min(5.0, n / 2000)
+            _run(run_paced(server.port, chat_path(target, self.delay), n, self.delay, ramp,
+                           result))
+            result.wall = time.monotonic() - t0
+            result.server_cpu = round(server.cpu_seconds() - cpu0, 2)
+            result.client_cpu = round(time.process_time() - ccpu0, 2)
+            result.peak_rss_mb = round(server.peak_rss / 2**20, 1)
+        finally:
+            server.stop()
+        return result
+
+    def zero(self, target: str, clients: int, streams: int) -> Result:
+        result = Result(target, "zero", clients, 0.0)
+        server = self.server(target, clients)
+        try:
+            self.warm_up(server, target)
+            cpu0, ccpu0 = server.cpu_seconds(), time.process_time()
+            t0 = time.monotonic()
+            reconnects = _run(run_zero(server.port, chat_path(target, 0.0), clients, streams,
+                                       result, 120))
+            result.wall = time.monotonic() - t0
+            result.server_cpu = round(server.cpu_seconds() - cpu0, 2)
+            result.client_cpu = round(time.process_time() - ccpu0, 2)
+            if reconnects:
+                result.first_errors.append(f"{reconnects} responses closed the connection")
+        finally:
+            server.stop()
+        return result
 
 
 def idle_rss(target: str, n: int) -> float:
-    """Bytes of server RSS per open, idle stream (one worker)."""
-    server = Server(target, 1, n)
+    """Bytes of server RSS per open, idle stream (one worker, plain GET streams)."""
+    bench = Bench(1.0, workers=1)
+    server = bench.server(target, n)
     try:
         if target == "sse_mock":
             path = "/mock/stream?reply=a&first_token_delay=120"
@@ -327,8 +512,7 @@ def idle_rss(target: str, n: int) -> float:
             path = "/?n=1&delay=120"
         else:
             path = "/stream?n=1&delay=120"
-        asyncio.run(run_load(server.port, stream_path(target, 2, 0), 4, 3, 0, 0,
-                             Result(target, 4, 0, 3)))
+        bench.warm_up(server, target)
         before = server.rss()
 
         async def hold() -> int:
@@ -345,25 +529,70 @@ def idle_rss(target: str, n: int) -> float:
                 w.close()
             return after
 
-        after = asyncio.run(hold())
+        after = _run(hold())
         return (after - before) / n
     finally:
         server.stop()
 
 
-# -- main -------------------------------------------------------------------------------------
+# -- report -----------------------------------------------------------------------------------
+
+PACED_COLS = ["target", "n", "ok_streams", "errors", "bad_streams", "p50_ms", "p99_ms", "max_ms",
+              "first_event_p99_ms", "server_cpu", "client_cpu", "peak_rss_mb",
+              "bytes_per_stream"]
+ZERO_COLS = ["target", "n", "ok_streams", "errors", "streams_per_s", "cpu_ms_per_stream",
+             "server_cpu", "client_cpu", "bytes_per_stream", "wall"]
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    cols = ["target", "n", "delay", "ok_streams", "errors", "lost_or_reordered", "p50_ms",
-            "p99_ms", "max_ms", "events_per_s", "server_cpu", "peak_rss_mb"]
+def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
     return "\n".join(lines)
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> bool:
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b else "n/a"
+
+
+def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]:
+    """The issue's targets as ratios measured in this run."""
+    out = []
+    by = {(r["target"], r["n"]): r for r in paced}
+    for r in paced:
+        if r["target"] not in ("sse_mock", "serve"):
+            continue
+        n = r["n"]
+        line = f"- paced N={n} {r['target']}: errors {r['errors']}, p99 {r['p99_ms']} ms"
+        if (a := by.get(("aimock", n))) is not None:
+            line += (f"; vs aimock: p99 {_ratio(r['p99_ms'], a['p99_ms'])}, "
+                     f"CPU {_ratio(r['server_cpu'], a['server_cpu'])}, "
+                     f"bytes {_ratio(r['bytes_per_stream'], a['bytes_per_stream'])}")
+        if (w := by.get(("raw", n))) is not None:
+            line += f"; vs raw: CPU {_ratio(r['server_cpu'], w['server_cpu'])}"
+        if r["target"] == "serve" and (g := by.get(("sse_mock", n))) is not None:
+            line += f"; vs gunicorn: p99 {_ratio(r['p99_ms'], g['p99_ms'])}"
+        out.append(line)
+    zby = {r["target"]: r for r in zero}
+    a = zby.get("aimock")
+    for name in ("sse_mock", "serve"):
+        r = zby.get(name)
+        if r is None:
+            continue
+        line = (f"- zero-delay {name}: {r['streams_per_s']} streams/s, "
+                f"{r['cpu_ms_per_stream']} ms CPU/stream, {r['bytes_per_stream']} B/stream")
+        if a is not None:
+            line += (f"; vs aimock: streams/s {_ratio(r['streams_per_s'], a['streams_per_s'])}, "
+                     f"CPU/stream {_ratio(r['cpu_ms_per_stream'], a['cpu_ms_per_stream'])}, "
+                     f"bytes {_ratio(r['bytes_per_stream'], a['bytes_per_stream'])}")
+        out.append(line)
+    return out
+
+
+STYLES = {"sse_mock": "o-", "serve": "D-", "aimock": "v-.", "raw": "s--", "starlette": "^:"}
+
+
+def plot(paced: list[dict[str, Any]], zero: list[dict[str, Any]], path: Path) -> bool:
     try:
         import matplotlib
 
@@ -372,22 +601,32 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
     except ImportError:
         print("matplotlib not installed: no plot (pip install matplotlib)")
         return False
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for target, style in (("sse_mock", "o-"), ("raw", "s--"), ("starlette", "^:")):
-        pts = sorted((r["n"], r["p50_ms"], r["p99_ms"]) for r in rows
-                     if r["target"] == target and r["delay"] > 0)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 5), width_ratios=[3, 2])
+    for target, style in STYLES.items():
+        pts = sorted((r["n"], r["p50_ms"], r["p99_ms"]) for r in paced if r["target"] == target)
         if pts:
             ns = [p[0] for p in pts]
             ax.plot(ns, [p[2] for p in pts], style, label=f"{target} p99")
-            ax.plot(ns, [p[1] for p in pts], style, alpha=0.4, label=f"{target} p50")
+            ax.plot(ns, [p[1] for p in pts], style, alpha=0.35, label=f"{target} p50")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylim(bottom=0.5)
     ax.set_xlabel("concurrent streams (N)")
-    ax.set_ylabel("event lag vs due time (ms)")
-    ax.set_title("SSE event lag, 10 events at 1/s, loopback, 2 cores")
+    ax.set_ylabel("content-event lateness vs due time (ms)")
+    ax.set_title("chat stream, 10 words at 1/s, loopback, 2 cores")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
+    names = [r["target"] for r in zero]
+    if names:
+        xs = range(len(names))
+        bx.bar([x - 0.2 for x in xs], [r["streams_per_s"] for r in zero], 0.4,
+               label="streams/s")
+        bx2 = bx.twinx()
+        bx2.bar([x + 0.2 for x in xs], [r["cpu_ms_per_stream"] for r in zero], 0.4,
+                color="tab:orange", label="server CPU ms/stream")
+        bx.set_xticks(list(xs), names, rotation=20)
+        bx.set_ylabel("streams/s (blue)")
+        bx2.set_ylabel("server CPU ms per stream (orange)")
+        bx.set_title("zero delay, 100 words, keep-alive clients")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return True
@@ -396,60 +635,72 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", default="100,1000,5000,10000",
-                        help="comma-separated concurrency levels (default: 100,1000,5000,10000)")
-    parser.add_argument("--targets", default="sse_mock,raw,starlette")
+                        help="comma-separated paced concurrency levels ('' for none)")
+    parser.add_argument("--targets", default=",".join(ALL_TARGETS))
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--no-zero", action="store_true", help="skip the zero-delay run")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--streams", type=int, default=100, help="streams per client (zero)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="zero-delay runs per target, interleaved; the median is kept")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="also measure RSS per idle stream with N streams")
-    parser.add_argument("--zero", action="store_true",
-                        help="also measure zero-delay throughput (1 and 100 clients)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--replot", action="store_true",
                         help="only redraw load.png from the load.json in --out")
     args = parser.parse_args()
+    out = Path(args.out)
     if args.replot:
-        out = Path(args.out)
-        plot(json.loads((out / "load.json").read_text())["rows"], out / "load.png")
+        data = json.loads((out / "load.json").read_text())
+        plot(data["paced"], data["zero"], out / "load.png")
         return
     _raise_nofile()
-    targets = args.targets.split(",")
-    rows = []
-    for n in (int(x) for x in args.n.split(",")):
-        for target in targets:
-            r = measure(target, n, args.delay)
-            s = r.summary()
-            rows.append(s)
-            print(json.dumps(s), flush=True)
-    extra: dict[str, Any] = {}
-    if args.zero:
-        for clients in (1, 100):
+    targets = [t for t in args.targets.split(",") if t]
+    if "aimock" in targets and (why := aimock_missing()):
+        print(why, flush=True)
+        targets.remove("aimock")
+    bench = Bench(args.delay)
+    paced, zero, extra = [], [], {}
+    if not args.no_zero:
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(args.repeat):
             for target in targets:
-                r = measure(target, clients, 0.0, events=2000 if clients > 1 else 20000)
-                s = r.summary()
-                extra[f"zero_{target}_{clients}"] = s
+                s = bench.zero(target, args.clients, args.streams).summary()
+                runs.setdefault(target, []).append(s)
                 print(json.dumps(s), flush=True)
+        for ss in runs.values():
+            zero.append(sorted(ss, key=lambda s: s["streams_per_s"])[len(ss) // 2])
+    for n in (int(x) for x in args.n.split(",") if x):
+        for target in targets:
+            s = bench.paced(target, n).summary()
+            paced.append(s)
+            print(json.dumps(s), flush=True)
     if args.idle:
         for target in targets:
-            extra[f"idle_bytes_per_stream_{target}"] = round(idle_rss(target, args.idle))
-            print(target, "idle bytes/stream", extra[f"idle_bytes_per_stream_{target}"],
-                  flush=True)
-    out = Path(args.out)
+            if target in ("sse_mock", "raw", "starlette"):
+                extra[f"idle_bytes_per_stream_{target}"] = round(idle_rss(target, args.idle))
+                print(target, "idle bytes/stream", extra[f"idle_bytes_per_stream_{target}"],
+                      flush=True)
     out.mkdir(parents=True, exist_ok=True)
     command = "python bench/load.py " + " ".join(sys.argv[1:])
+    summary = ratios(paced, zero)
     report = [f"# bench/load.py results\n\nCommand: `{command}`\n",
-              f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, loopback.\n",
-              table(rows), ""]
+              f"Machine: {os.cpu_count()} cores (shared), Python {sys.version.split()[0]}, "
+              f"loopback; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n",
+              "## Ratios (measured side by side in this run)\n", *summary, "",
+              f"## Paced: 10 words at one per {args.delay:g} s, N concurrent streams\n",
+              table(paced, PACED_COLS), "",
+              f"## Zero delay: 100 words, {args.clients} keep-alive clients × {args.streams} "
+              "streams\n", table(zero, ZERO_COLS), ""]
     if extra:
         report += ["```json", json.dumps(extra, indent=1), "```"]
     (out / "load.md").write_text("\n".join(report) + "\n")
-    (out / "load.json").write_text(json.dumps({"command": command, "rows": rows,
-                                               "extra": extra}, indent=1))
-    if not args.no_plot and plot(rows, out / "load.png"):
+    (out / "load.json").write_text(json.dumps({"command": command, "paced": paced,
+                                               "zero": zero, "extra": extra}, indent=1))
+    if not args.no_plot and plot(paced, zero, out / "load.png"):
         print("plot:", out / "load.png")
-    print(table(rows))
-    if rows:
-        print("median p99 across rows:", statistics.median(r["p99_ms"] for r in rows))
+    print("\n".join(summary))
 
 
 if __name__ == "__main__":
