@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
+from .control import read_session
 from .controls import read_controls
 from .cors import CORSPolicy
 from .dialects.base import ErrorShape, MockError
@@ -113,10 +114,11 @@ class SSEMockMiddleware:
         if self.enabled:
             log.info("mock active at %s/ (%s)", self._prefix, ", ".join(self.paths()))
 
-    def verdict(self, **options: Any) -> Verdict:
-        """The resilience verdict over the journal: what the clients did wrong with the faults
-        they were given (:func:`sse_mock.verdict.judge`; `options` are its thresholds)."""
-        return judge([e.to_dict() for e in self.journal.entries()], **options)
+    def verdict(self, session: str = "", **options: Any) -> Verdict:
+        """The resilience verdict over the journal of `session`: what the clients did wrong with
+        the faults they were given (:func:`sse_mock.verdict.judge`; `options` are its
+        thresholds)."""
+        return judge([e.to_dict() for e in self.journal.entries(session)], **options)
 
     def paths(self) -> list[str]:
         """The full paths this middleware answers (for start-up messages)."""
@@ -186,8 +188,13 @@ class SSEMockMiddleware:
                 "false): while a mock stream is open every other request waits. Use a threaded "
                 "server (flask run, waitress, gunicorn -k gthread or -k gevent).")
         head = method == "HEAD"
+        try:
+            session, bad_session = read_session(environ), None
+        except MockError as error:  # answered below, in the route's shape
+            session, bad_session = "", error
         entry = self.journal.start(method, path_of(environ), route.name,
-                                   keep=not route.control)  # control calls are not journaled
+                                   keep=not route.control,  # control calls are not journaled
+                                   session=session)
         request_id = shape.new_request_id()
         entry.request_id = request_id
         note_request(entry, environ)
@@ -196,8 +203,10 @@ class SSEMockMiddleware:
                 raise MockError(
                     405, f"Method {method} is not allowed on this route; use {route.allow}.",
                     kind="method_not_allowed", headers=[("Allow", route.allow)])
+            if bad_session is not None:
+                raise bad_session
             controls = read_controls(environ, self.config.max_request_seconds)
-            answer = route.handler(Call(environ, controls, entry, sub))
+            answer = route.handler(Call(environ, controls, entry, sub, session))
         except MockError as error:
             answer = Answer(status=error.status, headers=error.headers,
                             body=shape.error_body(error, request_id))

@@ -303,9 +303,9 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
 def journal_route(mw: SSEMockMiddleware) -> Route:
     def handle(call: Call) -> Answer:
         if call.environ["REQUEST_METHOD"] == "DELETE":
-            mw.journal.clear()
+            mw.journal.clear(call.session)
             return Answer(status=204)
-        entries = [e.to_dict() for e in mw.journal.entries()]
+        entries = [e.to_dict() for e in mw.journal.entries(call.session)]
         body = json.dumps({"object": "list", "data": entries}, default=str).encode()
         return Answer(body=body)
 
@@ -314,10 +314,13 @@ def journal_route(mw: SSEMockMiddleware) -> Route:
 
 
 def build_routes(mw: SSEMockMiddleware) -> list[Route]:
+    from .control import control_routes
     from .dialects import DIALECTS
     from .dialects.openai_models import models_routes
+    from .provider_routes import provider_routes
 
-    routes = [plain_route(mw), journal_route(mw)]
+    routes = [plain_route(mw), journal_route(mw), *control_routes(mw)]
     routes += [llm_route(mw, d) for d in DIALECTS]
     routes += models_routes(mw.config)
+    routes += provider_routes(mw)
     return routes

@@ -25,6 +25,8 @@ from .controls import Controls
 from .dialects.base import Prompt, Reply
 from .faults import Fault
 from .pacing import Timing
+from .queue import LABEL as QUEUED
+from .queue import take_queued
 from .rules import Action, Rule, compile_rules
 from .state import MemoryState, State, unit_draw
 from .tokens import lorem, tokenize
@@ -92,9 +94,11 @@ class Scenario:
         repeats the reply served last and uses up no state: no sequence step, count or chaos
         draw."""
         cfg = self.config
-        rule = self._match(prompt, environ)
-        action = (rule.next_action(prompt, self.state, session, advance=not resume)
-                  if rule is not None else _DEFAULTS)
+        # A queued action (POST <prefix>/_next) answers before any rule; a resume takes none.
+        queued = None if resume else take_queued(self.state, session, prompt, environ)
+        rule = None if queued is not None else self._match(prompt, environ)
+        action = queued or (rule.next_action(prompt, self.state, session, advance=not resume)
+                            if rule is not None else _DEFAULTS)
         # Each value: the request's control, else the rule's, else the configuration's.
         interval = _first(controls.delay, action.interval, cfg.interval)
         ftd = _first(controls.first_token_delay, action.first_token_delay, cfg.first_token_delay)
@@ -102,7 +106,7 @@ class Scenario:
         fault: Fault | None = _first(controls.fault, action.fault)
         should_retry: bool | None = _first(controls.should_retry, action.should_retry)
         seed = _first(controls.seed, cfg.seed)
-        label = rule.label if rule is not None else None
+        label = rule.label if rule is not None else (QUEUED if queued is not None else None)
         reply = action.reply
         if reply is None:
             text = prompt.last_user if cfg.echo and prompt.last_user else self._default_reply
