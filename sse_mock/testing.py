@@ -8,6 +8,9 @@
   mock through that transport (``max_retries=0`` unless you say otherwise).
 * :func:`parse`, :class:`SSEParser`, :class:`Event` — the reference SSE parser (PROTOCOLS.md
   §1.2–1.6), to check raw bytes.
+* :class:`MockControl` — the control API of a mock served elsewhere (queue the next answers,
+  reset, read the journal and the resilience verdict), and :class:`Calls`, the journal's
+  records with readable assertions (:mod:`sse_mock.calls`).
 * :func:`read_events` — a whole response as events in one call: a ``webtest.TestApp``
   response, a werkzeug/Flask test-client response, a Django test-client response, an httpx
   response, or bytes.
@@ -88,6 +91,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import unquote_to_bytes
 
 from ._parser import Event, SSEParser, parse
+from .calls import Calls, ControlError, MockControl
 
 if TYPE_CHECKING:
     import anthropic
@@ -102,6 +106,9 @@ else:
 
 __all__ = [
     "BASE_URL",
+    "Calls",
+    "ControlError",
+    "MockControl",
     "Event",
     "SSEParser",
     "WSGITransport",
