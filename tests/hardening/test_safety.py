@@ -1,0 +1,170 @@
+"""Issue 9 "Safe when mounted", in process (werkzeug's test client under wsgiref.validate):
+request-chosen durations bounded by ``max_request_seconds`` (point 1), the control guard's
+Host/Origin rules (point 3), journal body summaries (point 2), resumable ids (point 5), clean
+outcomes (point 6) and the nearest-rule CPU bound (point 7). Real servers:
+``test_safety_servers.py``; real Chromium: ``test_safety_browser.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from conftest import validated
+from werkzeug.test import Client
+
+from sse_mock import SSEMockMiddleware, create_app
+
+CHAT = "/mock/v1/chat/completions"
+
+
+def app_page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+    return [b"page"]
+
+
+def client(app: Any) -> Client:
+    return Client(validated(app))
+
+
+def chat(app: Any, text: str = "hi", stream: bool = False, headers: Any = None,
+         **extra: Any) -> Any:
+    body = {"model": "gpt-4o-mini", "stream": stream,
+            "messages": [{"role": "user", "content": text}], **extra}
+    return client(app).post(CHAT, json=body, headers=headers or {}, buffered=True)
+
+
+# -- point 1: request-supplied durations are bounded -----------------------------------------
+
+
+@pytest.mark.parametrize(("control", "query", "header"), [
+    ("delay", "delay=61", ("X-Mock-Delay", "61")),
+    ("first_token_delay", "first_token_delay=3600", ("X-Mock-First-Token-Delay", "3600")),
+    ("fault", "fault=timeout:61", ("X-Mock-Fault", "timeout:61")),
+    ("fault", "fault=stall_after:1:120", ("X-Mock-Fault", "stall_after:1:120")),
+])
+def test_a_duration_above_max_request_seconds_is_a_400_naming_the_control(
+    control: str, query: str, header: tuple[str, str]
+) -> None:
+    app = create_app(delay=0)
+    for r in (client(app).get("/mock/stream?" + query, buffered=True),
+              chat(app, headers=dict([header]))):
+        assert r.status_code == 400, r.get_data()
+        error = r.get_json()["error"]
+        assert error["param"] == control
+        assert "max_request_seconds" in error["message"]
+
+
+def test_the_cap_is_a_configuration_key_and_configured_values_keep_their_limits() -> None:
+    app = create_app(delay=0, max_request_seconds=2)
+    assert client(app).get("/mock/stream?delay=2.5", buffered=True).status_code == 400
+    assert client(app).get("/mock/stream?delay=0&fault=stall_after:1:2",
+                           buffered=True).status_code == 200
+    # rate_limit's seconds are the client's wait, not the server's: not capped.
+    assert chat(app, headers={"X-Mock-Fault": "rate_limit:30"}).status_code == 429
+    # The configuration may still say 3600 s (its own limit): no ConfigError.
+    create_app(delay=3600, first_token_delay=3600, max_request_seconds=2,
+               rules=[{"fault": "timeout:3600"}])
+
+
+def test_a_non_streamed_wait_never_outlives_the_cap_whatever_its_source() -> None:
+    # A blind wait (nothing written, no server can notice the client left) is held to the cap,
+    # also when the configuration asks for longer.
+    app = create_app(delay=0, first_token_delay=3600, max_request_seconds=0.3,
+                     rules=[{"match": {"contains": "slow"}, "fault": "timeout:3600"}])
+    t0 = time.monotonic()
+    assert chat(app, "hi").status_code == 200
+    assert chat(app, "slow please").status_code == 504
+    assert time.monotonic() - t0 < 3
+
+
+# -- point 3: control endpoints are not for pages ---------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:8000", "127.0.0.1:5000", "[::1]:80",
+                                  "app.localhost:3000", "127.3.4.5", "testserver"])
+def test_loopback_hosts_read_the_journal(host: str) -> None:
+    r = client(create_app()).get("/mock/_journal", headers={"Host": host}, buffered=True)
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "localhost.evil.example",
+                                  "127.0.0.1.nip.io", "10.0.0.1", "[::2]"])
+def test_other_hosts_are_refused_with_a_json_403_naming_the_key(host: str) -> None:
+    app = create_app()
+    chat(app, "secret words")
+    r = client(app).get("/mock/_journal", headers={"Host": host}, buffered=True)
+    assert r.status_code == 403
+    assert "secret" not in r.get_data(as_text=True)
+    assert "allowed_hosts" in r.get_json()["error"]["message"]
+    # Streams and provider routes keep answering any host.
+    assert chat(app, headers={"Host": host}).status_code == 200
+
+
+def test_allowed_hosts_adds_names_and_domains() -> None:
+    app = create_app(allowed_hosts=["dev.internal", ".corp.example"])
+    for host, status in [("dev.internal:8000", 200), ("a.corp.example", 200),
+                         ("corp.example", 200), ("evilcorp.example", 403)]:
+        r = client(app).get("/mock/_journal", headers={"Host": host}, buffered=True)
+        assert r.status_code == status, host
+    any_host = create_app(allowed_hosts=["*"])
+    assert client(any_host).get("/mock/_journal", headers={"Host": "x.y"},
+                                buffered=True).status_code == 200
+
+
+def test_no_cors_to_a_foreign_origin_whatever_cors_origins_says() -> None:
+    for cors in ({"origins": "*"}, {"origins": ["http://page.example"]},
+                 {"origins": "*", "credentials": True}):
+        app = create_app(cors=cors)
+        headers = {"Origin": "http://page.example"}
+        r = client(app).get("/mock/_journal", headers=headers, buffered=True)
+        assert r.status_code == 403
+        assert not any(k.lower().startswith("access-control-") for k in r.headers.keys())
+        pre = client(app).options("/mock/_journal", headers={
+            **headers, "Access-Control-Request-Method": "DELETE"}, buffered=True)
+        assert "Access-Control-Allow-Origin" not in pre.headers
+        # The stream keeps today's CORS.
+        s = client(app).get("/mock/stream?delay=0", headers=headers, buffered=True)
+        assert s.headers["Access-Control-Allow-Origin"] == "http://page.example"
+
+
+def test_cross_site_requests_without_origin_are_refused() -> None:
+    app = create_app()
+    for site in ("cross-site", "same-site"):
+        r = client(app).delete("/mock/_journal", headers={"Sec-Fetch-Site": site},
+                               buffered=True)
+        assert r.status_code == 403
+    for site in ("same-origin", "none"):
+        assert client(app).get("/mock/_journal", headers={"Sec-Fetch-Site": site},
+                               buffered=True).status_code == 200
+
+
+def test_same_origin_pages_and_listed_control_origins_are_answered() -> None:
+    app = create_app(control_origins=["http://localhost:5173"])
+    same = client(app).get("/mock/_journal", headers={
+        "Host": "localhost:8001", "Origin": "http://localhost:8001"}, buffered=True)
+    assert same.status_code == 200 and "Access-Control-Allow-Origin" not in same.headers
+    listed = client(app).get("/mock/_journal", headers={"Origin": "http://localhost:5173"},
+                             buffered=True)
+    assert listed.status_code == 200
+    assert listed.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    pre = client(app).options("/mock/_journal", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "DELETE"},
+        buffered=True)
+    assert "DELETE" in pre.headers["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.parametrize("bad", ["*", ["null"], ["http://a.example/path"]])
+def test_control_origins_must_be_exact_origins(bad: Any) -> None:
+    from sse_mock.config import ConfigError
+
+    with pytest.raises(ConfigError, match="control_origins"):
+        create_app(control_origins=bad)
+
+
+def test_every_control_route_goes_through_the_guard() -> None:
+    mw = SSEMockMiddleware(app_page)
+    controls = [r for r in [*mw._exact.values(), *mw._prefixed] if r.path.startswith("/_")]
+    assert controls and all(r.control for r in controls), [r.name for r in controls]
