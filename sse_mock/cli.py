@@ -1,19 +1,36 @@
-"""``sse-mock``: the command line.
+"""``sse-mock`` (or ``python -m sse_mock``): the command line.
 
-``sse-mock serve [--host 127.0.0.1] [--port 8001] [--config FILE] [--delay SECONDS]`` runs the
-standalone app on werkzeug's threaded server (one thread per stream) until Ctrl-C.
+``sse-mock serve [--host 127.0.0.1] [--port 8001] [--config FILE] [--delay SECONDS] [--reply TEXT]
+[--echo] [--seed N] [--prefix PATH] [--reload]`` runs the standalone app on werkzeug's threaded
+server (one thread per stream) until Ctrl-C. ``sse-mock check CONFIG`` validates a configuration
+file and prints the effective configuration.
+
+Deliberate divergences (choices a future reader might wrongly "fix"):
+
+Divergence #1: ``--reload`` runs the server as a child process and starts a new one when the
+    configuration file (or a fixtures file it names) changes, after validating it: a broken edit
+    is reported and the running server keeps serving. A new process, not a new app object in
+    the same server, so every kind of state (sequences, journal, open streams) starts over, as
+    after a manual restart, whatever server ``serve`` uses.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import re
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError
+from .config import Config, ConfigError
 
 __all__ = ["main"]
 
@@ -49,12 +66,102 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--delay", type=_delay, metavar="SECONDS",
                        help="pause between tokens on every route (0 = as fast as possible; "
                        "default: the configuration's, 0.5)")
+    serve.add_argument("--reply", metavar="TEXT",
+                       help="the text streamed when no rule says otherwise")
+    serve.add_argument("--echo", action="store_true", default=None,
+                       help="answer with the last user message instead of the reply")
+    serve.add_argument("--seed", type=int, metavar="N",
+                       help="one seed for jitter and chaos: same seed, same run")
+    serve.add_argument("--prefix", metavar="PATH",
+                       help='where the routes mount (default: "/mock"; "" for the root)')
+    serve.add_argument("--reload", action="store_true",
+                       help="restart when the --config file (or a fixtures file) changes")
+    check = sub.add_parser(
+        "check",
+        help="validate a configuration file and print the effective configuration",
+        description="Validate CONFIG (TOML, JSON or YAML) as `serve` would, then print the "
+        "effective configuration (defaults filled in) as JSON. Exit status 2 on an error.",
+    )
+    check.add_argument("config", metavar="CONFIG", help="the configuration file")
     return parser
+
+
+#: ``serve`` options → configuration keys (None: not given, the configuration's value stays).
+SERVE_OPTIONS = ("delay", "reply", "echo", "seed", "prefix")
+
+
+def serve_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in SERVE_OPTIONS
+            if getattr(args, name) is not None}
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The configuration as plain JSON values (rules by label and match, faults by spec)."""
+    out: dict[str, Any] = {}
+    for name in Config.__dataclass_fields__:
+        value = getattr(config, name)
+        if name in ("rules", "fixtures"):
+            value = [{"rule": spec.label, "match": {k: _plain(v) for k, v in spec.match.items()},
+                      "actions": len(spec.actions)} for spec in value]
+        elif name == "chaos":
+            value = {getattr(fault, "spec", str(fault)): p for fault, p in value.items()}
+        out[name] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "pattern"):  # a compiled regex
+        return value.pattern
+    return value if isinstance(value, str | int | float | bool | None) else str(value)
+
+
+def check(path: str) -> int:
+    from .app import create_app
+
+    try:
+        app = create_app(path)
+    except ConfigError as exc:
+        print(f"sse-mock: configuration error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(effective(app.config), indent=2, ensure_ascii=False))
+    print(f"sse-mock: {path}: OK", file=sys.stderr)
+    return 0
+
+
+def banner(app: Any, base: str, *, reloading: bool = False) -> str:
+    """The start-up text: aligned rows, one URL per route, the SDK lines."""
+    prefix = app.config.prefix
+    models = [*app.config.models, "gpt-4o-mini"]
+    gemini = [*getattr(app.config, "gemini_models", ()), "gemini-2.5-flash"]
+    # A path parameter becomes an example value: every row is a URL that answers.
+    examples = {"id": models[0], "model": gemini[0], "method": "streamGenerateContent"}
+    rows: list[tuple[str, str]] = [("demo chat page", f"{base}/")]
+    for i, path in enumerate(app.paths()):
+        url = base + re.sub(r"\{(\w+)\}", lambda m: examples.get(m[1], m[1]), path)
+        rows.append(("routes" if i == 0 else "", url))
+    rows += [
+        ("OpenAI SDK", f'OpenAI(base_url="{base}{prefix}/v1", api_key="x")'),
+        ("Anthropic SDK", f'Anthropic(base_url="{base}{prefix}", api_key="x")'),
+        ("configuration", app.config.source + ("  (reloads when it changes)" if reloading
+                                                else "")),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"sse-mock {__version__}: mocked LLM streams on {base}  (Ctrl-C to stop)"]
+    lines += [f"  {label:<{width}}  {value}".rstrip() for label, value in rows]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check(args.config)
     if args.command != "serve":
         parser.print_help()
         return 2
@@ -62,14 +169,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .app import create_app
 
-    options: dict[str, Any] = {}
-    if args.delay is not None:
-        options["delay"] = args.delay
+    if args.reload and not args.config:
+        parser.error("--reload watches the --config file: give one")
+    options = serve_options(args)
     try:
         app = create_app(args.config, **options)
     except ConfigError as exc:
         print(f"sse-mock: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.reload:
+        child_args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--reload"]
+        return reload_loop(child_args, args.config, options)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         server = make_server(args.host, args.port, app, threaded=True)
@@ -79,12 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
     base = f"http://{host}:{server.port}"
-    print(f"sse-mock {__version__} serving on {base}  (Ctrl-C to stop)")
-    print(f"  demo chat page     {base}/")
-    for path in app.paths():
-        print(f"  {path:<40} {base}{path}")
-    print(f'  OpenAI SDK:    OpenAI(base_url="{base}{app.config.prefix}/v1", api_key="x")')
-    print(f'  Anthropic SDK: Anthropic(base_url="{base}{app.config.prefix}", api_key="x")')
+    print(banner(app, base, reloading=os.environ.get(_CHILD) == "1"))
     sys.stdout.flush()
     try:
         server.serve_forever()  # werkzeug's returns on Ctrl-C (KeyboardInterrupt)
@@ -94,6 +199,80 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.server_close()
     print("\nsse-mock: stopped")
     return 0
+
+
+_CHILD = "SSE_MOCK_RELOAD_CHILD"
+POLL_SECONDS = 0.5
+
+
+def watched_files(config_path: str) -> list[Path]:
+    """The configuration file and the fixtures files it names (Divergence #1)."""
+    from .config import load_file
+
+    path = Path(config_path)
+    files = [path]
+    try:
+        names = load_file(path).get("fixtures", [])
+    except ConfigError:
+        return files
+    if isinstance(names, list):
+        files += [path.parent / n for n in names if isinstance(n, str)]
+    return files
+
+
+def _stamps(files: list[Path]) -> list[tuple[float, int] | None]:
+    out: list[tuple[float, int] | None] = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((st.st_mtime, st.st_size))
+        except OSError:
+            out.append(None)
+    return out
+
+
+def reload_loop(child_args: list[str], config_path: str, options: dict[str, Any]) -> int:
+    """``serve --reload``: run ``serve`` in a child; restart it when the config changes."""
+    from .app import create_app
+
+    env = {**os.environ, _CHILD: "1"}
+    cmd = [sys.executable, "-m", "sse_mock", *child_args]
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(cmd, env=env)
+
+    files = watched_files(config_path)
+    stamps = _stamps(files)
+    child = start()
+    try:
+        while True:
+            time.sleep(POLL_SECONDS)  # polling the file's stamp: no watcher dependency
+            if child.poll() is not None:
+                return child.returncode or 0
+            now = _stamps(files)
+            if now == stamps:
+                continue
+            stamps = now
+            try:
+                create_app(config_path, **options)
+            except ConfigError as exc:
+                print(f"sse-mock: configuration error, still serving the previous one: {exc}",
+                      file=sys.stderr, flush=True)
+                continue
+            print(f"sse-mock: {config_path} changed, restarting", flush=True)
+            child.terminate()
+            child.wait()
+            child = start()
+            files = watched_files(config_path)
+            stamps = _stamps(files)
+    except KeyboardInterrupt:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            child.kill()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
