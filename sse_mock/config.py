@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA", "Config", "ConfigError", "Key", "load_config", "load_file"]
+__all__ = ["SCHEMA", "UPSTREAM_FAMILIES", "Config", "ConfigError", "Key", "load_config",
+           "load_file"]
 
 DEFAULT_REPLY = "Hello, this is a mocked chatbot. How can I help you?"
 
@@ -219,6 +220,53 @@ RATELIMIT_KEYS = (
         minimum=0, maximum=1_000_000_000),
 )
 
+#: Provider families that record and replay can send upstream (issue 15): family → (the part of
+#: the mock's route path that the provider's base URL already holds, an example base URL). The
+#: base URL is the one the provider's SDK takes; OpenAI's ends in ``/v1``. One line per family.
+UPSTREAM_FAMILIES: dict[str, tuple[str, str]] = {
+    "openai": ("/v1", "https://api.openai.com/v1"),
+    "anthropic": ("", "https://api.anthropic.com"),
+}
+
+
+def _check_url(value: str, where: str) -> str:
+    if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ConfigError(f"{where}: expected a base URL like \"https://api.openai.com/v1\" "
+                          f"(http or https, no query), got {value!r}")
+    return value.rstrip("/")
+
+
+def _check_folder(value: str, where: str) -> str:
+    # Relative folders resolve against the configuration file's folder, like fixtures.
+    from .rules import BASE_DIR
+
+    base = BASE_DIR.get()
+    if value and base is not None and not os.path.isabs(value):
+        return str(base / value)
+    return value
+
+
+def _check_patterns(value: Sequence[str], where: str) -> tuple[str, ...]:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{where}: {pattern!r} is not a regular expression: {exc}"
+                              ) from None
+    return tuple(value)
+
+
+UPSTREAM_KEYS = (
+    *(Key(family, "str", "", f"Base URL of the {family} API as its SDK takes it, e.g. "
+          f"`{example}` (\"\" = this family never goes upstream).", check=_check_url)
+      for family, (_, example) in UPSTREAM_FAMILIES.items()),
+    Key("timeout", "number", 600.0, "Seconds the upstream may stay silent before the answer "
+        "is given up (a 504 before it starts, a dropped stream after).", minimum=0.001,
+        maximum=3600),
+    Key("connect_timeout", "number", 10.0, "Seconds to connect to the upstream (→ 504).",
+        minimum=0.001, maximum=600),
+)
+
 SCHEMA: tuple[Key, ...] = (
     Key("enabled", "bool", True, "false: every request goes to the wrapped app untouched."),
     Key("prefix", "str", "/mock", "Where the default routes mount (matched on PATH_INFO).",
@@ -284,6 +332,27 @@ SCHEMA: tuple[Key, ...] = (
         check=_deferred("rules")),
     Key("fixtures", "str-list", (), "Files of rules (TOML, JSON or YAML) appended after `rules`.",
         check=_deferred("fixtures")),
+    # Record and replay (issue 15; docs: record_replay).
+    Key("upstream", "table", {}, "The real providers that `record` sends requests to.",
+        keys=UPSTREAM_KEYS),
+    Key("record", "str", "none", '"new": a request no cassette answers goes upstream, is '
+        'streamed through and written to a cassette; "all": every request goes upstream and its '
+        'cassette is rewritten; "none": never upstream.', choices=("none", "new", "all")),
+    Key("cassettes", "str", "", "Folder of recorded exchanges (relative to the configuration "
+        "file); \"\" = no record and replay.", check=_check_folder),
+    Key("replay_timing", "str", "recorded", '"recorded": replays keep each event\'s recorded '
+        'time; "mock": the mock\'s pacing (`delay`, …) spaces them.',
+        choices=("recorded", "mock")),
+    Key("replay_speed", "number", 1.0, "Divides recorded times on replay (2 = twice as fast; "
+        "0 = as fast as possible).", minimum=0, maximum=1000),
+    Key("cassette_match", "str-list", ("*",), "The request body fields that pick a cassette "
+        '(dotted for nested ones); "*" = the whole body. The route, path and query always '
+        "count.", check=lambda v, w: v or ("*",)),
+    Key("redact_headers", "str-list", (), "More header names never written to a cassette "
+        "(Authorization, x-api-key, api-key, x-goog-api-key and cookies never are)."),
+    Key("redact_patterns", "str-list", (), "Regular expressions whose matches in request bodies "
+        "and events are written as [REDACTED] (API key shapes always are).",
+        check=_check_patterns),
 )
 
 _BY_NAME = {k.name: k for k in SCHEMA}
@@ -344,6 +413,14 @@ class Config:
     ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
     rules: tuple[Any, ...] = ()
     fixtures: tuple[Any, ...] = ()
+    upstream: Mapping[str, Any] = field(default_factory=dict)  # UPSTREAM_KEYS given
+    record: str = "none"
+    cassettes: str = ""
+    replay_timing: str = "recorded"
+    replay_speed: float = 1.0
+    cassette_match: tuple[str, ...] = ("*",)
+    redact_headers: tuple[str, ...] = ()
+    redact_patterns: tuple[str, ...] = ()
     source: str = "defaults"  # where the configuration came from, for messages
 
     @property

@@ -52,6 +52,10 @@ class Entry:
     retry_after: float | None = None  # seconds the answer asked to wait (retry-after-ms, else …)
     should_retry: bool | None = None  # x-should-retry on the answer
     sse_retry: int | None = None  # the stream's `retry:` field, in milliseconds (§1.4)
+    # Record and replay (sse_mock.upstream): who answered instead of the scenario — "replay" (a
+    # cassette), "recording" (the upstream, written to `cassette`) or "upstream" (passed through).
+    source: str | None = None
+    cassette: str | None = None  # the cassette's file name
     _start: float = field(default=0.0, repr=False)
     _journal: Journal | None = field(default=None, repr=False, compare=False)
     _size: int = field(default=0, repr=False, compare=False)

@@ -42,9 +42,11 @@ from .faults import StreamAbort
 from .guard import ControlGuard
 from .journal import Journal
 from .pacing import Pacer
+from .quota import Quotas
 from .routes import Answer, Call, Route, build_routes, status_line
 from .scenario import Scenario
 from .state import StateUnavailable, open_state
+from .upstream import Upstream
 from .verdict import Verdict, judge, note_answer, note_request
 
 if TYPE_CHECKING:
@@ -91,7 +93,10 @@ class SSEMockMiddleware:
                                 journal_bytes=cfg.journal_bytes)
         self.journal = Journal(cfg.journal_size, self.state)
         self.scenario = Scenario(cfg, self.state)
+        self.quotas = Quotas(cfg.ratelimit, self.state)
         self.pacer = Pacer()
+        # Record and replay (issue 15): None unless `cassettes` names a folder.
+        self.upstream = Upstream.from_config(cfg)
         self._shapes: dict[str, ErrorShape] = {
             "openai": OpenAIShape(cfg.ratelimit),
             "anthropic": AnthropicShape(),
@@ -206,7 +211,10 @@ class SSEMockMiddleware:
             if bad_session is not None:
                 raise bad_session
             controls = read_controls(environ, self.config.max_request_seconds)
-            answer = route.handler(Call(environ, controls, entry, sub, session))
+            call = Call(environ, controls, entry, sub, session)
+            answer = route.handler(call)
+            if call.headers:
+                answer.headers = [*call.headers, *answer.headers]
         except MockError as error:
             answer = Answer(status=error.status, headers=error.headers,
                             body=shape.error_body(error, request_id))

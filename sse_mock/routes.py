@@ -25,10 +25,11 @@ from .dialects.base import (
     dumps,
 )
 from .dialects.plain import PlainDialect
-from .faults import StreamAbort, apply_stream_fault
+from .faults import Fault, StreamAbort, apply_stream_fault
 from .journal import Entry
 from .rules import nearest_rule
 from .scenario import Decision, fit_reply
+from .upstream.replay import closing, timed
 
 if TYPE_CHECKING:
     from .middleware import SSEMockMiddleware
@@ -45,6 +46,7 @@ class Call:
     entry: Entry
     rest: str = ""  # the part of the path after a prefix route, e.g. the model id
     session: str = ""  # the request's session ("" = the default one): its state's namespace
+    headers: list[tuple[str, str]] = field(default_factory=list)  # for the answer (quotas)
 
 
 @dataclass
@@ -184,19 +186,29 @@ def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
 
 
 def _decide(
-    mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str, resume: bool = False
+    mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str, resume: bool = False,
+    answered: bool = False, miss: str = "",
 ) -> Decision:
     """The scenario's decision, with what every route does alike: strict mode's error for an
-    unmatched request, and HTTP faults (which fail before any stream starts)."""
+    unmatched request, and HTTP faults (which fail before any stream starts).
+
+    `answered`: a cassette or the upstream answers (strict mode has nothing to say); `miss`: why
+    no cassette did, for strict mode's error."""
+    if not resume:  # [ratelimit] quotas: a 429, or the headers that count down (issue 10)
+        call.headers += mw.quotas.check(call.environ, call.session, prompt, family)
     scenario = mw.scenario
     decision = scenario.decide(prompt, call.controls, call.environ, resume=resume,
                                session=call.session)
     call.entry.rule = decision.rule
-    if decision.rule is None and mw.config.strict and scenario.rules:
-        near = nearest_rule(scenario.rules, prompt)
-        raise MockError(404, "No mock rule matches this request (strict mode); the nearest "
-                        f"rule is {near.label if near else 'none'}.", kind="not_found",
-                        code="no_matching_rule")
+    if decision.rule is None and mw.config.strict and not answered and (scenario.rules or miss):
+        why = [miss] if miss else []
+        if scenario.rules:
+            near = nearest_rule(scenario.rules, prompt)
+            why.append(f"the nearest rule is {near.label if near else 'none'}")
+        what = ("cassette or rule" if scenario.rules else "cassette") if miss else "rule"
+        raise MockError(404, f"No mock {what} matches this request (strict mode); "
+                        f"{'; '.join(why)}.", kind="not_found",
+                        code="no_matching_cassette" if miss else "no_matching_rule")
     fault = decision.fault
     if fault is not None:
         call.entry.fault = fault.spec
@@ -234,7 +246,12 @@ def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
 
 def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prompt) -> Answer:
     """Decide, shape and pace the answer to a parsed LLM request (every dialect alike)."""
-    decision = _decide(mw, call, prompt, dialect.family)
+    miss = ""
+    if mw.upstream is not None:  # record and replay: a cassette or the upstream may answer
+        recorded, miss = _recorded(mw, call, dialect, prompt)
+        if recorded is not None:
+            return recorded
+    decision = _decide(mw, call, prompt, dialect.family, miss=miss)
     fault = decision.fault
     reply = fit_reply(decision.reply, prompt)
     ctx = dialect.new_context(prompt)
@@ -250,14 +267,58 @@ def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prom
     # Not streamed: the answer arrives after the time to first token.
     if decision.timing.first_token_delay:
         hold(decision.timing.first_token_delay, mw.config.max_request_seconds)
+    return _body_answer(dumps(dialect.complete(reply, prompt, ctx)).encode(), fault)
+
+
+def _body_answer(body: bytes, fault: Fault | None, status: int = 200,
+                 headers: list[tuple[str, str]] | None = None) -> Answer:
+    """A non-streamed answer with the stream faults that apply to one."""
     if fault is not None and fault.name == "error_after":
         raise MockError(500, "The server had an error while processing your request "
                         "(mocked by sse_mock).", kind="server_error")
-    body_bytes = dumps(dialect.complete(reply, prompt, ctx)).encode()
     if fault is not None and fault.name == "disconnect_after":
         # Promise the whole body, send half, drop the connection: an incomplete read.
-        return Answer(body=body_bytes, chunks=_half_then_abort(body_bytes, fault.spec))
-    return Answer(body=body_bytes)
+        return Answer(status=status, headers=headers or [], body=body,
+                      chunks=_half_then_abort(body, fault.spec))
+    return Answer(status=status, headers=headers or [], body=body)
+
+
+def _recorded(
+    mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prompt
+) -> tuple[Answer | None, str]:
+    """Record and replay (sse_mock.upstream): a cassette's answer, or the upstream's — streamed
+    through as it arrives while it is recorded — with the faults of the request's controls,
+    rules and chaos on top. ``(None, why)`` when neither answers: the scenario does."""
+    up = mw.upstream
+    assert up is not None
+    request = up.request(dialect.name, dialect.family, call.environ, prompt.body, prompt.model)
+    cassette = up.find(request)
+    if cassette is None and not up.records(request):
+        return None, (up.nearest(request) if mw.config.strict else "")
+    decision = _decide(mw, call, prompt, dialect.family, answered=True)
+    exchange = (up.replay(cassette) if cassette is not None
+                else up.call(request, call.environ, prompt.body))
+    call.entry.source, call.entry.cassette = exchange.source, exchange.cassette or None
+    fault = decision.fault
+    if exchange.frames is None:
+        hold(exchange.wait if up.recorded_timing else decision.timing.first_token_delay,
+             mw.config.max_request_seconds)
+        if exchange.status >= 300:  # an upstream error, passed through as it came
+            call.entry.outcome = "fault" if exchange.status in (429, 529) or (
+                exchange.status >= 500) else "error"
+            return Answer(exchange.status, exchange.headers, exchange.body), ""
+        return _body_answer(exchange.body, fault, exchange.status, exchange.headers), ""
+    framing: Framing = getattr(dialect, "framing", SSE)
+    frames: Iterable[Frame] = exchange.frames
+    if fault is not None:
+        frames = apply_stream_fault(frames, fault, dialect, dialect.new_context(prompt))
+    frames = _counted(frames, call.entry)
+    if exchange.live or exchange.timed:
+        chunks = timed(frames, live=exchange.live, first=framing.first)
+    else:  # replay_timing = "mock"
+        chunks = mw.pacer.pace(frames, decision.timing, framing.first, framing.heartbeat)
+    return Answer(exchange.status, exchange.headers, chunks=closing(chunks, exchange.close),
+                  content_type=None if framing is SSE else framing.content_type), ""
 
 
 def _half_then_abort(body: bytes, spec: str) -> Iterator[bytes]:
