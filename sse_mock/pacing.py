@@ -60,7 +60,11 @@ class Pacer:
         self.sleep = sleep
 
     def pace(
-        self, frames: Iterable[Frame], timing: Timing, first: bytes = FIRST_CHUNK
+        self,
+        frames: Iterable[Frame],
+        timing: Timing,
+        first: bytes = FIRST_CHUNK,
+        keepalive: bytes = HEARTBEAT,  # the framing's heartbeat (NDJSON: a space, §9.2)
     ) -> Iterator[bytes]:
         clock, sleep = self.clock, self.sleep or time.sleep
         rng = random.Random(timing.seed) if timing.jitter else None
@@ -110,7 +114,7 @@ class Pacer:
                         beat_at = last_write + heartbeat
                         if beat_at > now:
                             sleep(beat_at - now)
-                        yield HEARTBEAT
+                        yield keepalive
                         last_write = clock()
                         continue
                     sleep(due - now)

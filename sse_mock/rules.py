@@ -32,7 +32,9 @@ __all__ = ["Action", "Rule", "RuleSpec", "compile_rules", "nearest_rule"]
 #: Directory that relative file names in rules are resolved against (the config file's).
 BASE_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("BASE_DIR", default=None)
 
-ROUTES = ("plain", "openai-chat", "openai-completions", "openai-responses", "anthropic-messages")
+ROUTES = ("plain", "openai-chat", "openai-completions", "openai-responses", "anthropic-messages",
+          "gemini", "ollama-chat", "ollama-generate", "openai-embeddings", "gemini-embeddings",
+          "ollama-embeddings")
 FINISH = ("stop", "length", "tool_calls", "content_filter", "stop_sequence")
 
 MATCH_KEYS = {

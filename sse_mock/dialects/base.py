@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 __all__ = [
+    "NDJSON",
+    "SSE",
     "Dialect",
     "ErrorShape",
     "Frame",
+    "Framing",
     "Message",
     "MockError",
     "Prompt",
@@ -152,6 +155,27 @@ class Frame:
     token: bool = False
     paced: bool = False
     pause: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """How a dialect's stream is framed on the wire: its media type, the first chunk that makes
+    every WSGI server send the headers at once (PROTOCOLS.md §5.4), and the keep-alive written
+    after ``heartbeat`` seconds of silence. Both must be harmless to the provider's clients.
+    """
+
+    content_type: str
+    first: bytes
+    heartbeat: bytes
+
+
+#: Server-sent events: a comment line first and as the heartbeat (§1.8 F-11, §5.4).
+SSE = Framing("text/event-stream; charset=utf-8", b": ok\n", b": ping\n")
+
+#: Newline-delimited JSON (Ollama, PROTOCOLS.md §9.2): one space, which is insignificant
+#: whitespace before the next JSON text (RFC 8259 §2), so no line of its own (a blank line
+#: makes ollama-python call ``json.loads("")``).
+NDJSON = Framing("application/x-ndjson", b" ", b" ")
 
 
 @dataclass

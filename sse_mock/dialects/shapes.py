@@ -1,5 +1,5 @@
 """Error shapes and per-answer headers of each provider family (PROTOCOLS.md §2.2, §2.6, §4.1,
-§4.5, §5.5)."""
+§4.5, §5.5, §8.6 Google, §9.5 Ollama)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 from ..config import RateLimitConfig
 from .base import MockError, dumps, request_id_anthropic, request_id_openai
 
-__all__ = ["AnthropicShape", "OpenAIShape", "PlainShape"]
+__all__ = ["AnthropicShape", "GoogleShape", "OllamaShape", "OpenAIShape", "PlainShape",
+           "google_error_object"]
 
 # kind → (OpenAI error.type, default error.code)  — §2.6
 _OPENAI_KINDS: dict[str, tuple[str, str | None]] = {
@@ -129,3 +130,91 @@ class PlainShape:
 
     def error_body(self, error: MockError, request_id: str) -> bytes:
         return dumps({"error": openai_error_object(error)}).encode()
+
+
+# kind → google.rpc.Code name — §8.6 (the HTTP status stays the MockError's own)
+_GOOGLE_KINDS: dict[str, str] = {
+    "invalid_request": "INVALID_ARGUMENT",
+    "authentication": "UNAUTHENTICATED",
+    "permission": "PERMISSION_DENIED",
+    "not_found": "NOT_FOUND",
+    "method_not_allowed": "NOT_FOUND",  # Google's front end: an unknown method is a 404 page
+    "request_too_large": "INVALID_ARGUMENT",
+    "unsupported_media_type": "INVALID_ARGUMENT",
+    "rate_limit": "RESOURCE_EXHAUSTED",
+    "server_error": "INTERNAL",
+    "overloaded": "UNAVAILABLE",
+    "timeout": "DEADLINE_EXCEEDED",
+}
+
+
+def _retry_seconds(error: MockError) -> str | None:
+    for name, value in error.headers:
+        if name.lower() == "retry-after-ms":
+            return f"{int(value) / 1000:g}s"
+    for name, value in error.headers:
+        if name.lower() == "retry-after":
+            return f"{value}s"
+    return None
+
+
+def google_error_object(error: MockError) -> dict[str, Any]:
+    """``{"code", "message", "status"}`` (+ ``details``): google.rpc.Status as JSON (§8.6).
+
+    A 429 carries ``QuotaFailure`` and ``RetryInfo.retryDelay`` (e.g. ``"1s"``) in ``details``,
+    as the Gemini API sends them; google-genai exposes them as ``ClientError.details``.
+    """
+    out: dict[str, Any] = {
+        "code": error.status,
+        "message": error.message,
+        "status": _GOOGLE_KINDS.get(error.kind, "INVALID_ARGUMENT"),
+    }
+    if error.kind == "rate_limit":
+        details: list[dict[str, Any]] = [{
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{
+                "quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+                "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+                "quotaValue": "15",
+            }],
+        }]
+        delay = _retry_seconds(error)
+        if delay is not None:
+            details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                            "retryDelay": delay})
+        out["details"] = details
+    elif error.kind == "invalid_request" and error.param:
+        out["details"] = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                           "fieldViolations": [{"field": error.param,
+                                                "description": error.message}]}]
+    return out
+
+
+class GoogleShape:
+    """Gemini API: ``{"error": {code, message, status}}`` (§8.6); no request id header."""
+
+    name = "google"
+
+    def new_request_id(self) -> str:
+        return request_id_openai()  # journal only: Gemini answers carry no request id
+
+    def headers(self, request_id: str, environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return [("server-timing", f"gfet4t7; dur={_processing_ms(environ)}")]
+
+    def error_body(self, error: MockError, request_id: str) -> bytes:
+        return dumps({"error": google_error_object(error)}).encode()
+
+
+class OllamaShape:
+    """Ollama: ``{"error": "<message>"}`` with the HTTP status (§9.5); no extra headers."""
+
+    name = "ollama"
+
+    def new_request_id(self) -> str:
+        return request_id_openai()  # journal only
+
+    def headers(self, request_id: str, environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return []
+
+    def error_body(self, error: MockError, request_id: str) -> bytes:
+        return dumps({"error": error.message}).encode()
