@@ -116,8 +116,17 @@ class SSEMockMiddleware:
             else:
                 self._exact[route.path] = route
         self._warned_single_thread = False
+        self._warned_multiprocess = False
         if self.enabled:
-            log.info("mock active at %s/ (%s)", self._prefix, ", ".join(self.paths()))
+            # Loud when on (issue 9): a WARNING, which Python's last-resort handler prints to
+            # stderr under the default logging of flask run, gunicorn, waitress and runserver —
+            # a README line copied into production must not go unnoticed.
+            log.warning(
+                "sse_mock: mock active at %s/ - requests under %s/ are answered by a MOCK of "
+                "the LLM APIs, not by any provider; set enabled=false to turn it off (docs: "
+                "Security)",
+                self._prefix, self._prefix)
+            log.info("sse_mock: mock routes: %s", ", ".join(self.paths()))
 
     def verdict(self, session: str = "", **options: Any) -> Verdict:
         """The resilience verdict over the journal of `session`: what the clients did wrong with
@@ -192,6 +201,13 @@ class SSEMockMiddleware:
                 "sse_mock: this WSGI server runs one request at a time (wsgi.multithread is "
                 "false): while a mock stream is open every other request waits. Use a threaded "
                 "server (flask run, waitress, gunicorn -k gthread or -k gevent).")
+        if (not self._warned_multiprocess and environ.get("wsgi.multiprocess")
+                and not getattr(self.state, "shared", False)):
+            self._warned_multiprocess = True
+            log.warning(
+                "sse_mock: this WSGI server runs several processes (wsgi.multiprocess is true) "
+                "and the mock's state is per process: *count faults, sequences, chaos draws and "
+                "the journal are per worker. Use state = \"redis://…\" to share them.")
         head = method == "HEAD"
         try:
             session, bad_session = read_session(environ), None

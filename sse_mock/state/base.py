@@ -65,6 +65,14 @@ class Taken:
     retry_after: float
     reset: float
 
+    @classmethod
+    def at(cls, allowed: bool, bucket: Bucket, level: float) -> Taken:
+        """The answer for `bucket` left at `level` tokens (after taking, when allowed)."""
+        rate = bucket.refill_per_second
+        wait = 0.0 if allowed or rate <= 0 else max(0.0, bucket.amount - level) / rate
+        full = (bucket.capacity - level) / rate if rate > 0 else 0.0
+        return cls(allowed, level, wait, full)
+
 
 def unit_draw(seed: int, index: int) -> float:
     """A number in [0, 1) that depends only on `seed` and `index` (chaos draws, Divergence #2).

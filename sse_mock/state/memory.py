@@ -173,7 +173,7 @@ class MemoryState(State):
                 if b.key not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
                     del self._buckets[next(iter(self._buckets))]
                 self._buckets[b.key] = [level, now]
-                out.append(_taken(allowed, b, level))
+                out.append(Taken.at(allowed, b, level))
         return out
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -190,10 +190,3 @@ class MemoryState(State):
             self._sessions.pop(session, None)
         self.journal_clear(session)
 
-
-def _taken(allowed: bool, b: Bucket, level: float) -> Taken:
-    """The answer for one bucket at `level` tokens (after taking, when allowed)."""
-    rate = b.refill_per_second
-    wait = 0.0 if allowed or rate <= 0 else max(0.0, b.amount - level) / rate
-    full = (b.capacity - level) / rate if rate > 0 else 0.0
-    return Taken(allowed, level, wait, full)

@@ -1,0 +1,306 @@
+"""Shared state in Redis (``state = "redis://host:port/db"`` or ``rediss://…``): N workers on M
+hosts behave as one mock.
+
+Every step that changes state is one Redis command or one Lua script (atomic on the server),
+never a read-modify-write from Python, and one round trip. Keys (``<prefix>`` is the
+``state_prefix`` key, ``sse_mock:`` by default, so several mocks can share one Redis):
+
+======================  ==============================================================
+``<prefix>s:<session>:c``  hash: cycle positions (``*count`` faults, rule sequences)
+``<prefix>s:<session>:n``  hash: counters (chaos draw index)
+``<prefix>s:<session>:q``  list: queued actions (issue "Tests drive the mock")
+``<prefix>j``, ``jd``      the journal: sorted set of ids by start time, hash id → record
+``<prefix>jb``, ``jid``    the journal's byte total and its last id
+``<prefix>b:<key>``        hash: one quota bucket (tokens, time)
+======================  ==============================================================
+
+A session's keys expire :data:`SESSION_TTL` seconds after their last change; a session hash keeps
+at most :data:`~sse_mock.state.base.MAX_KEYS` fields (a random one goes), a bucket expires once it
+would be full again. One Redis server (with or without replicas), not Redis Cluster: a journal
+step touches several keys.
+
+Divergence #1: connection errors become :class:`~sse_mock.state.base.StateUnavailable` (the
+    middleware answers a 503); one immediate retry on a fresh connection lets the first request
+    after a Redis restart succeed, and no back-off makes a request wait while Redis is down.
+Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
+    still share one bucket truthfully.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .base import MAX_KEYS, MAX_QUEUE, Bucket, State, StateUnavailable, Taken
+
+__all__ = ["SESSION_TTL", "RedisState", "redact"]
+
+#: Seconds a session's cycles, counters and queue outlive their last change.
+SESSION_TTL = 86_400
+#: Journal ids read per HMGET inside a script (Lua's stack is bounded).
+_CHUNK = 500
+_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+_T = TypeVar("_T")
+
+_CYCLE = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  redis.call('HDEL', KEYS[1], redis.call('HRANDFIELD', KEYS[1]))
+end
+local m = tonumber(ARGV[2])
+local n = (tonumber(v) or 0) % m
+redis.call('HSET', KEYS[1], ARGV[1], (n + 1) % m)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return n
+"""
+
+_INCR = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0
+    and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[1], redis.call('HRANDFIELD', KEYS[1]))
+end
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return n
+"""
+
+# KEYS: id counter, ids by start time, records, byte total
+# ARGV: session, record JSON, start time, max entries, max bytes
+_JOURNAL_ADD = """
+local id = redis.call('INCR', KEYS[1])
+local payload = ARGV[1] .. '\\n' .. ARGV[2]
+redis.call('ZADD', KEYS[2], ARGV[3], id)
+redis.call('HSET', KEYS[3], id, payload)
+local total = redis.call('INCRBY', KEYS[4], #payload)
+local n = redis.call('ZCARD', KEYS[2])
+local max_n, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
+while n > 0 and (n > max_n or total > max_bytes) do
+  local old = redis.call('ZPOPMIN', KEYS[2])[1]
+  local p = redis.call('HGET', KEYS[3], old)
+  if p then
+    redis.call('HDEL', KEYS[3], old)
+    total = redis.call('INCRBY', KEYS[4], -#p)
+  end
+  n = n - 1
+end
+return id
+"""
+
+# KEYS: ids by start time, records, byte total; ARGV: session, "1" to delete what matches
+_JOURNAL_SCAN = """
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local head = ARGV[1] .. '\\n'
+local out = {}
+for i = 1, #ids, CHUNK do
+  local chunk = {unpack(ids, i, math.min(i + CHUNK - 1, #ids))}
+  local ps = redis.call('HMGET', KEYS[2], unpack(chunk))
+  for j, id in ipairs(chunk) do
+    local p = ps[j]
+    if p and string.sub(p, 1, #head) == head then
+      if ARGV[2] == '1' then
+        redis.call('ZREM', KEYS[1], id)
+        redis.call('HDEL', KEYS[2], id)
+        redis.call('DECRBY', KEYS[3], #p)
+      else
+        out[#out + 1] = id
+        out[#out + 1] = string.sub(p, #head + 1)
+      end
+    end
+  end
+end
+return out
+""".replace("CHUNK", str(_CHUNK))
+
+_QUEUE_PUSH = """
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS: bucket keys; ARGV: capacity, refill per second, amount — for each key in turn
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local levels, ok = {}, 1
+for i, key in ipairs(KEYS) do
+  local cap, rate, amount = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  local v = redis.call('HMGET', key, 'tokens', 'ts')
+  local level = tonumber(v[1]) or cap
+  local ts = tonumber(v[2]) or now
+  level = math.min(cap, level + math.max(0, now - ts) * rate)
+  levels[i] = level
+  if amount > level then ok = 0 end
+end
+local out = {ok}
+for i, key in ipairs(KEYS) do
+  local cap, rate, amount = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  if ok == 1 then levels[i] = levels[i] - amount end
+  redis.call('HSET', key, 'tokens', tostring(levels[i]), 'ts', tostring(now))
+  if rate > 0 then
+    redis.call('PEXPIRE', key, math.ceil((cap - levels[i]) / rate * 1000) + 1000)
+  end
+  out[#out + 1] = tostring(levels[i])
+end
+return out
+"""
+
+
+def redact(url: str) -> str:
+    """`url` without its password, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        return urlunsplit(parts._replace(netloc=user + netloc))
+    except ValueError:
+        return "<the configured Redis URL>"
+
+
+class RedisState(State):
+    """The Redis backend. Connects lazily; :meth:`check` pings.
+
+    :param url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` or ``unix://…``.
+    :param prefix: the start of every key.
+    :param timeout: seconds to wait for a connection or an answer before the request gets a 503.
+    """
+
+    shared = True
+
+    def __init__(self, url: str, *, prefix: str = "sse_mock:", journal_entries: int = 1000,
+                 journal_bytes: int = 4 << 20, timeout: float = 2.0) -> None:
+        self.name = redact(url)
+        self.prefix = prefix
+        self.journal_max_entries = journal_entries
+        self.journal_max_bytes = journal_bytes
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError],
+        )
+        r = self.client
+        self._cycle = r.register_script(_CYCLE)
+        self._incr = r.register_script(_INCR)
+        self._journal_add = r.register_script(_JOURNAL_ADD)
+        self._journal_scan = r.register_script(_JOURNAL_SCAN)
+        self._queue_push = r.register_script(_QUEUE_PUSH)
+        self._take = r.register_script(_TAKE)
+        p = prefix
+        self._journal_keys = [p + "jid", p + "j", p + "jd", p + "jb"]
+
+    def _key(self, session: str, kind: str) -> str:
+        return f"{self.prefix}s:{session}:{kind}"
+
+    @contextmanager
+    def _up(self) -> Iterator[None]:
+        try:
+            yield
+        except _DOWN as exc:
+            raise StateUnavailable(f"Redis at {self.name} cannot be reached ({exc})") from None
+
+    def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        with self._up():
+            return fn(*args, **kwargs)
+
+    # -- counters ------------------------------------------------------------------------------
+
+    def cycle(self, session: str, key: str, modulo: int) -> int:
+        return int(self._run(self._cycle, keys=[self._key(session, "c")],
+                             args=[key, modulo, MAX_KEYS, SESSION_TTL]))
+
+    def peek(self, session: str, key: str) -> int:
+        value = self._run(self.client.hget, self._key(session, "c"), key)
+        return int(value) if value is not None else 0
+
+    def incr(self, session: str, key: str) -> int:
+        return int(self._run(self._incr, keys=[self._key(session, "n")],
+                             args=[key, MAX_KEYS, SESSION_TTL]))
+
+    # -- journal -------------------------------------------------------------------------------
+
+    def journal_start(self, session: str, record: dict[str, Any], size: int) -> int:
+        return 0  # written once, when it ends (Divergence #1 of sse_mock.state.base)
+
+    def journal_finish(self, session: str, id: int, record: dict[str, Any], size: int) -> int:
+        if not self.journal_max_entries:
+            return id
+        data = {k: v for k, v in record.items() if k != "id"}
+        text = json.dumps(data, default=str, separators=(",", ":"))
+        start = record.get("time") or 0.0
+        return int(self._run(self._journal_add, keys=self._journal_keys,
+                             args=[session, text, repr(float(start)),
+                                   self.journal_max_entries, self.journal_max_bytes]))
+
+    def journal_entries(self, session: str) -> list[dict[str, Any]]:
+        flat = self._run(self._journal_scan, keys=self._journal_keys[1:], args=[session, "0"])
+        out = []
+        for i in range(0, len(flat), 2):
+            record = json.loads(flat[i + 1])
+            record["id"] = int(flat[i])
+            out.append(record)
+        return out
+
+    def journal_clear(self, session: str) -> None:
+        self._run(self._journal_scan, keys=self._journal_keys[1:], args=[session, "1"])
+
+    # -- queued actions ------------------------------------------------------------------------
+
+    def queue_push(self, session: str, payload: str) -> bool:
+        return bool(self._run(self._queue_push, keys=[self._key(session, "q")],
+                              args=[payload, MAX_QUEUE, SESSION_TTL]))
+
+    def queue_items(self, session: str) -> list[str]:
+        items = self._run(self.client.lrange, self._key(session, "q"), 0, -1)
+        return [item.decode() if isinstance(item, bytes) else item for item in items]
+
+    def queue_take(self, session: str, payload: str) -> bool:
+        return bool(self._run(self.client.lrem, self._key(session, "q"), 1, payload))
+
+    # -- quotas --------------------------------------------------------------------------------
+
+    def take(self, buckets: Sequence[Bucket]) -> list[Taken]:
+        args: list[float] = []
+        for b in buckets:
+            args += [b.capacity, b.refill_per_second, b.amount]
+        out = self._run(self._take, keys=[self.prefix + "b:" + b.key for b in buckets],
+                        args=[repr(float(a)) for a in args])
+        allowed = bool(int(out[0]))
+        return [Taken.at(allowed, b, float(level)) for b, level in zip(buckets, out[1:],
+                                                                      strict=True)]
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def reset(self, session: str | None = None) -> None:
+        if session is not None:
+            self._run(self.client.delete, *(self._key(session, k) for k in "cnq"))
+            self.journal_clear(session)
+            return
+        pattern = _glob_escape(self.prefix) + "*"
+        with self._up():
+            batch: list[bytes] = []
+            for key in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    self.client.delete(*batch)
+                    batch.clear()
+            if batch:
+                self.client.delete(*batch)
+
+    def check(self) -> None:
+        self._run(self.client.ping)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

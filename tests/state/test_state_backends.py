@@ -1,0 +1,153 @@
+"""The state seam (issue 10, point 1): each backend — in-process and a real redis-server — keeps
+the same promises: atomic cycles and counters, a journal bounded by entries and bytes, queues,
+all-or-nothing token buckets, per-session reset, and bounded request-chosen keys."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from sse_mock.state import Bucket, State, unit_draw
+from sse_mock.state import base as state_base
+
+Make = Callable[..., State]
+
+
+def test_cycle_takes_each_position_in_turn_per_session_and_key(make_state: Make) -> None:
+    s = make_state()
+    assert [s.cycle("", "k", 3) for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    assert s.peek("", "k") == 1
+    assert [s.cycle("other", "k", 3) for _ in range(2)] == [0, 1]  # sessions apart
+    assert s.cycle("", "k2", 2) == 0  # keys apart
+    assert s.cycle("", "k", 2) == 1  # a changed modulo: the stored position, modulo the new one
+    assert [s.incr("", "n") for _ in range(3)] == [1, 2, 3]
+    assert s.incr("other", "n") == 1
+
+
+def test_cycle_is_atomic_under_concurrent_callers(make_state: Make) -> None:
+    s = make_state()
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(30):
+            n = s.cycle("", "race", 3)
+            with lock:
+                taken.append(n)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # 180 takes of a 3-cycle: each position exactly 60 times, none lost to a race.
+    assert Counter(taken) == {0: 60, 1: 60, 2: 60}
+
+
+def _finish(s: State, session: str, n: int, body: str = "x", start: float = 1000.0) -> int:
+    record = {"id": 0, "time": start + n, "path": f"/p{n}", "body": body}
+    rid = s.journal_start(session, record, len(body) + 40)
+    return s.journal_finish(session, rid, dict(record), len(body) + 40)
+
+
+def test_journal_keeps_order_and_its_bound_in_entries(make_state: Make) -> None:
+    s = make_state(journal_entries=3)
+    ids = [_finish(s, "", n) for n in range(5)]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    entries = s.journal_entries("")
+    assert [e["path"] for e in entries] == ["/p2", "/p3", "/p4"]
+    assert [e["id"] for e in entries] == ids[2:]
+
+
+def test_journal_keeps_its_bound_in_bytes(make_state: Make) -> None:
+    s = make_state(journal_bytes=3000)
+    for n in range(10):
+        _finish(s, "", n, body="y" * 900)
+    kept = s.journal_entries("")
+    # ~950 bytes each: at most three fit in 3,000 bytes; the newest are kept.
+    assert 1 <= len(kept) <= 3
+    assert kept[-1]["path"] == "/p9"
+
+
+def test_journal_is_per_session_and_clears_per_session(make_state: Make) -> None:
+    s = make_state()
+    _finish(s, "a", 1)
+    _finish(s, "b", 2)
+    _finish(s, "a", 3)
+    assert [e["path"] for e in s.journal_entries("a")] == ["/p1", "/p3"]
+    s.journal_clear("a")
+    assert s.journal_entries("a") == []
+    assert [e["path"] for e in s.journal_entries("b")] == ["/p2"]
+
+
+def test_queue_push_take_and_bound(make_state: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = make_state()
+    assert s.queue_push("", "a") and s.queue_push("", "b") and s.queue_push("", "a")
+    assert s.queue_items("") == ["a", "b", "a"]
+    assert s.queue_take("", "a") is True
+    assert s.queue_items("") == ["b", "a"]
+    assert s.queue_take("", "zz") is False
+    assert s.queue_items("other") == []
+    monkeypatch.setattr(state_base, "MAX_QUEUE", 3)
+    for module in ("sse_mock.state.memory", "sse_mock.state.redis"):
+        monkeypatch.setattr(f"{module}.MAX_QUEUE", 3)
+    assert s.queue_push("", "c") is True
+    assert s.queue_push("", "d") is False  # full: nothing added
+    assert s.queue_items("") == ["b", "a", "c"]
+
+
+def test_take_is_all_or_nothing_and_refills(make_state: Make) -> None:
+    s = make_state()
+    req = Bucket("k:r", capacity=2, refill_per_second=1e-6)
+    tok = Bucket("k:t", capacity=100, refill_per_second=1e-6, amount=60)
+    first = s.take([req, tok])
+    assert [t.allowed for t in first] == [True, True]
+    assert round(first[0].remaining) == 1 and round(first[1].remaining) == 40
+    second = s.take([req, tok])  # tokens are short: nothing is taken, requests neither
+    assert not second[0].allowed
+    assert round(second[0].remaining) == 1 and round(second[1].remaining) == 40
+    assert second[1].retry_after > 1000  # 20 tokens at 1e-6 per second
+    fast = Bucket("k:fast", capacity=1, refill_per_second=1000)
+    assert s.take([fast])[0].allowed
+    refused = s.take([fast])[0]
+    assert refused.retry_after <= 0.001 or refused.allowed
+
+
+def test_reset_one_session_or_everything(make_state: Make) -> None:
+    s = make_state()
+    for session in ("a", "b"):
+        s.cycle(session, "k", 5)
+        s.incr(session, "chaos")
+        s.queue_push(session, "x")
+        _finish(s, session, 1)
+    s.take([Bucket("q", 1, 1e-6)])
+    s.reset("a")
+    assert s.cycle("a", "k", 5) == 0 and s.incr("a", "chaos") == 1
+    assert s.queue_items("a") == [] and s.journal_entries("a") == []
+    assert s.cycle("b", "k", 5) == 1 and s.queue_items("b") == ["x"]
+    assert len(s.journal_entries("b")) == 1
+    s.reset()
+    assert s.cycle("b", "k", 5) == 0 and s.journal_entries("b") == []
+    assert s.take([Bucket("q", 1, 1e-6)])[0].allowed  # quotas start over too
+
+
+def test_request_chosen_keys_are_bounded(make_state: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("sse_mock.state.memory", "sse_mock.state.redis"):
+        monkeypatch.setattr(f"{module}.MAX_KEYS", 5)
+    s = make_state()
+    for i in range(40):  # e.g. ?fault=rate_limit:<ever new>*2
+        s.cycle("", f"count:{i}", 3)
+        s.incr("", f"n:{i}")
+    known = sum(s.peek("", f"count:{i}") != 0 for i in range(40))
+    assert known <= 5
+
+
+def test_chaos_draws_are_a_pure_function_of_seed_and_index() -> None:
+    draws = [unit_draw(7, i) for i in range(1000)]
+    assert draws == [unit_draw(7, i) for i in range(1000)]
+    assert all(0 <= d < 1 for d in draws)
+    assert 0.45 < sum(draws) / len(draws) < 0.55  # spread over [0, 1)
+    assert draws != [unit_draw(8, i) for i in range(1000)]
