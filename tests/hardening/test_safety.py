@@ -168,3 +168,31 @@ def test_every_control_route_goes_through_the_guard() -> None:
     mw = SSEMockMiddleware(app_page)
     controls = [r for r in [*mw._exact.values(), *mw._prefixed] if r.path.startswith("/_")]
     assert controls and all(r.control for r in controls), [r.name for r in controls]
+
+
+# -- point 4: loud when on ---------------------------------------------------------------------
+
+
+def test_construction_logs_one_warning_naming_the_prefix(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="sse_mock")
+    SSEMockMiddleware(app_page, prefix="/llm-mock")
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "/llm-mock/" in warnings[0].getMessage() and "MOCK" in warnings[0].getMessage()
+    caplog.clear()
+    SSEMockMiddleware(app_page, enabled=False)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_multiprocess_with_per_process_state_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    mw = SSEMockMiddleware(app_page, delay=0)
+    caplog.clear()
+    caplog.set_level("WARNING", logger="sse_mock")
+    for _ in range(3):
+        r = Client(mw).get("/mock/stream", environ_overrides={"wsgi.multiprocess": True},
+                           buffered=True)
+        assert r.status_code == 200
+    per_worker = [r for r in caplog.records if "per worker" in r.getMessage()]
+    assert len(per_worker) == 1
+    assert all(w in per_worker[0].getMessage()
+               for w in ("*count", "sequences", "chaos", "journal"))

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from conftest import wait_for_port
+import pytest
+from conftest import free_port, server_process, wait_for_port
 
 from sse_mock import SSEMockMiddleware
 from sse_mock.config import DEFAULT_REPLY
@@ -83,3 +86,70 @@ def test_four_abandoned_long_requests_do_not_take_waitress_pages_down() -> None:
         for _ in range(4):
             send_and_abandon(addr, chat_request(text="configured"))
         assert get_page(addr, timeout=cap + 3) < cap + 1.5
+
+
+# -- point 4: loud when on ---------------------------------------------------------------------
+
+WARNING = "mock active at /mock/ - requests under /mock/ are answered by a MOCK"
+FLASK_APP = '''
+from flask import Flask
+from sse_mock import SSEMockMiddleware
+
+app = Flask(__name__)
+app.wsgi_app = SSEMockMiddleware(app.wsgi_app, delay=0)
+'''
+
+
+def _server_cmd(server: str, port: int, tmp: Path) -> tuple[list[str], dict[str, Any]]:
+    py = sys.executable
+    if server == "gunicorn":
+        cmd = [py, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread",
+               "--graceful-timeout", "2"]
+        if any(s.name == "control_socket_disable" for s in gunicorn_settings()):
+            cmd.append("--no-control-socket")
+        return [*cmd, "sse_mock:create_app(delay=0)"], {}
+    if server == "waitress":
+        return [py, "-m", "waitress", "--listen", f"127.0.0.1:{port}", "--call",
+                "sse_mock:create_app"], {}
+    if server == "flask run":
+        (tmp / "mockedapp.py").write_text(FLASK_APP)
+        return [py, "-m", "flask", "--app", "mockedapp", "run", "--no-reload", "--port",
+                str(port)], {"cwd": tmp, "drop_env": ("FLASK_DEBUG",)}
+    project = Path(__file__).resolve().parents[2] / "examples" / "django_project"
+    return [py, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], {
+        "cwd": project, "drop_env": ("DJANGO_SETTINGS_MODULE",)}
+
+
+def gunicorn_settings() -> list[Any]:
+    import gunicorn.config
+
+    return list(gunicorn.config.KNOWN_SETTINGS)
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "waitress", "flask run", "runserver"])
+def test_an_enabled_mock_warns_under_each_servers_default_logging(
+    server: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    cmd, kw = _server_cmd(server, port, tmp_path)
+    with server_process(cmd, port, **kw) as proc:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /mock/stream?delay=0 HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Connection: close\r\n\r\n")
+            while s.recv(65536):
+                pass
+        deadline = time.monotonic() + 5
+        while WARNING not in proc.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = proc.log()
+        assert WARNING in log, log
+        if server == "gunicorn":
+            # Two workers, per-process state: the one-time warning says what is per worker.
+            while "wsgi.multiprocess" not in proc.log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            log = proc.log()
+            assert "journal are per worker" in log, log
+            assert log.count("journal are per worker") == 1
+        else:
+            assert log.count(WARNING) == 1, log
+            assert "per worker" not in log
