@@ -215,3 +215,16 @@ def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the whole test session; give each test its own key prefix."""
     with redis_server_process() as server:
         yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A Redis key prefix of this test's own: tests share one redis-server, never its keys."""
+    import uuid
+
+    return f"t{uuid.uuid4().hex[:10]}:"

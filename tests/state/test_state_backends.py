@@ -6,14 +6,36 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from sse_mock.state import Bucket, State, unit_draw
+from sse_mock.state import Bucket, MemoryState, State, unit_draw
 from sse_mock.state import base as state_base
 
 Make = Callable[..., State]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_state(request: pytest.FixtureRequest, prefix: str) -> Iterator[Callable[..., State]]:
+    """Build a backend of each kind (same bounds for both); closed after the test."""
+    made: list[State] = []
+
+    def make(journal_entries: int = 1000, journal_bytes: int = 4 << 20) -> State:
+        if request.param == "memory":
+            state: State = MemoryState(journal_entries, journal_bytes)
+        else:
+            from sse_mock.state.redis import RedisState
+
+            url = request.getfixturevalue("redis_url")
+            state = RedisState(url, prefix=prefix, journal_entries=journal_entries,
+                               journal_bytes=journal_bytes)
+        made.append(state)
+        return state
+
+    yield make
+    for state in made:
+        state.close()
 
 
 def test_cycle_takes_each_position_in_turn_per_session_and_key(make_state: Make) -> None:

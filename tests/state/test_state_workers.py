@@ -1,0 +1,103 @@
+"""One mock across workers (issue 10, points 2 and 3), on real gunicorn workers over fresh
+connections: with Redis state the workers answer as one process would; with memory state an
+SDK's retries (``x-stainless-retry-count``, PROTOCOLS.md §2.6) still get ``*count`` right."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gunicorn.config
+import httpx
+import pytest
+from conftest import ServerProcess, free_port, server_process
+
+from sse_mock import create_app
+from sse_mock.testing import WSGITransport
+
+HERE = Path(__file__).resolve().parent
+SEQUENCE = [{"match": {"contains": "seq"}, "replies": ["one", "two", "three"]}]
+
+
+@contextlib.contextmanager
+def gunicorn_workers(config: dict[str, Any], *args: str,
+                     monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerProcess]:
+    monkeypatch.setenv("SSE_MOCK_TEST_CONFIG", json.dumps(config))
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--timeout", "10",
+           "--graceful-timeout", "2", *args]
+    if any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS):
+        cmd.append("--no-control-socket")
+    cmd.append("workers_app:make()")
+    with server_process(cmd, port, pythonpath=(HERE,)) as server:
+        # Every worker has booted (the port opens with the first): warm until two pids answer.
+        pids: set[str] = set()
+        for _ in range(200):
+            pids.add(fresh_get(server.url + "/nothing").headers["x-worker"])
+            if len(pids) >= 2:
+                break
+        yield server
+
+
+def fresh_get(url: str, **kwargs: Any) -> httpx.Response:
+    """A GET on a new connection (no keep-alive): any worker may take it."""
+    with httpx.Client(timeout=10) as client:
+        return client.get(url, **kwargs)
+
+
+def outcome(r: httpx.Response) -> str:
+    if r.status_code != 200:
+        return str(r.status_code)
+    data = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+    return " ".join(d for d in data if d != "[DONE]")
+
+
+# The same script of requests against the workers and against one process.
+SCRIPT = ["/mock/stream?fault=rate_limit*2", "/mock/stream?prompt=seq", "/mock/stream"] * 6
+
+WORKERS = [
+    pytest.param(("-k", "gthread", "-w", "2", "--threads", "4"), id="gthread"),
+    pytest.param(("-k", "gevent", "-w", "2"), id="gevent", marks=pytest.mark.skipif(
+        importlib.util.find_spec("gevent") is None, reason="gevent is not installed")),
+]
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_redis_state_makes_two_workers_one_mock(
+    worker: tuple[str, ...], redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = {"delay": 0, "state": redis_url, "state_prefix": prefix, "rules": SEQUENCE,
+              "seed": 7, "chaos": {"server_error": 0.2}}
+    with gunicorn_workers(config, *worker, monkeypatch=monkeypatch) as server:
+        answers = [fresh_get(server.url + path) for path in SCRIPT]
+        journals: dict[str, list[dict[str, Any]]] = {}  # worker pid → the journal it lists
+        for _ in range(100):
+            r = fresh_get(server.url + "/mock/_journal")
+            journals[r.headers["x-worker"]] = r.json()["data"]
+            if len(journals) == 2:
+                break
+    pids = {r.headers["x-worker"] for r in answers}
+    assert len(pids) == 2, f"one worker answered everything: {pids}"
+    got = [outcome(r) for r in answers]
+    # The same outcomes as one process with the same seed and the same request order.
+    one = create_app(**{**config, "state": "memory"})
+    with httpx.Client(transport=WSGITransport(one), base_url="http://mock") as local:
+        expected = [outcome(local.get(path)) for path in SCRIPT]
+    assert got == expected
+    # And what they are: rate_limit*2 fails twice then succeeds; the sequence goes round (a
+    # chaos 500 takes its step too); seeded chaos (server_error 20 %) shows up.
+    counted = [o for o, p in zip(got, SCRIPT, strict=True) if "fault" in p]
+    assert counted == ["429", "429", "Hello, this is a mocked chatbot. How can I help you?"] * 2
+    seq = [o for o, p in zip(got, SCRIPT, strict=True) if "seq" in p]
+    assert all(o in ("500", ["one", "two", "three"][i % 3]) for i, o in enumerate(seq)), seq
+    assert "500" in got
+    # The journal, read through each worker, lists every request in order.
+    assert len(journals) == 2
+    for data in journals.values():
+        assert [e["status"] for e in data] == [r.status_code for r in answers]
+        assert [f"{e['path']}?{e['query']}".rstrip("?") for e in data] == SCRIPT
