@@ -92,6 +92,7 @@ class RuleSpec:
     actions: tuple[Action, ...]
     catch_all: bool = False
     hints: tuple[str, ...] = ()  # words that describe what it matches, for nearest_rule()
+    calls_tools: bool = False  # an action answers with tool calls (see Rule.matches)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,12 @@ class Rule:
         return self.spec.label
 
     def matches(self, prompt: Prompt, environ: Mapping[str, Any]) -> bool:
+        if self.spec.calls_tools and (not prompt.tools or (
+                prompt.ends_with_tool_result and "has_tool_result" not in self.spec.match)):
+            # A model calls only tools the request declares, and a rule that calls a tool does
+            # not answer that tool's own result (the agent loop would never end) unless its
+            # match says `has_tool_result` (issue 12).
+            return False
         for key, want in self.spec.match.items():
             if key == "contains":
                 if want not in prompt.last_user.casefold():
@@ -376,8 +383,10 @@ def parse_rule(where: str, value: Any, label: str | None = None) -> RuleSpec:
             actions.append(_parse_action(f"{where}.{key}[{i}]", item, ACTION_KEYS))
     else:
         actions = [_parse_action(where, action_part, ACTION_KEYS)]
-    return RuleSpec(label=label, match=match, actions=tuple(actions), catch_all=not match,
-                    hints=hints + ((name.casefold(),) if name else ()))
+    calls_tools = any(a.reply is not None and a.reply.tool_calls for a in actions)
+    return RuleSpec(label=label, match=match, actions=tuple(actions),
+                    catch_all=not match and not calls_tools,
+                    hints=hints + ((name.casefold(),) if name else ()), calls_tools=calls_tools)
 
 
 def _check_rules(value: Any, where: str) -> tuple[RuleSpec, ...]:

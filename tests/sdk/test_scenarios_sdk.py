@@ -33,6 +33,12 @@ RULES = [
 ]
 
 
+# A model calls only tools the request declares (issue 12).
+WEATHER_TOOL: Any = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}
+SEARCH_TOOL: Any = {"name": "search", "input_schema": {"type": "object"}}
+
+
 @pytest.fixture(scope="module")
 def app() -> Any:
     return create_app(delay=0, rules=RULES)
@@ -172,7 +178,8 @@ def test_openai_agent_loop_tool_call_then_final_answer_ends(url: str) -> None:
     messages: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
     with oai(url) as c:
         for _turn in range(5):
-            with c.chat.completions.stream(model=MODEL, messages=messages) as s:
+            with c.chat.completions.stream(model=MODEL, messages=messages,
+                                           tools=[WEATHER_TOOL]) as s:
                 final = s.get_final_completion()
             message = final.choices[0].message
             if not message.tool_calls:
@@ -189,12 +196,14 @@ def test_anthropic_agent_loop_with_a_sequence(app: Any, url: str) -> None:
     app.scenario.reset()
     messages: list[Any] = [{"role": "user", "content": "make a plan"}]
     with claude(url) as c:
-        first = c.messages.create(model=CLAUDE, max_tokens=200, messages=messages)
+        first = c.messages.create(model=CLAUDE, max_tokens=200, messages=messages,
+                                  tools=[SEARCH_TOOL])
         assert first.stop_reason == "tool_use"
         assert first.content[0].type == "tool_use" and first.content[0].input == {"q": "a"}
         messages += [{"role": "assistant", "content": [b.model_dump() for b in first.content]},
                      {"role": "user", "content": "make a plan, go on"}]
-        second = c.messages.create(model=CLAUDE, max_tokens=200, messages=messages)
+        second = c.messages.create(model=CLAUDE, max_tokens=200, messages=messages,
+                                   tools=[SEARCH_TOOL])
     assert second.stop_reason == "end_turn"
     assert second.content[0].text == "Done planning."
 
