@@ -17,7 +17,7 @@ from typing import Any
 
 from .state import MemoryState, State, StateUnavailable
 
-__all__ = ["Entry", "Journal"]
+__all__ = ["Entry", "Journal", "body_record", "last_user_text", "measure"]
 
 log = logging.getLogger("sse_mock")
 
@@ -72,6 +72,100 @@ def measure(record: dict[str, Any]) -> int:
     return len(json.dumps(record, default=str, separators=(",", ":")))
 
 
+# -- what the journal keeps of a request body (issue 9: memory bounded in bytes) ----------------
+
+#: A request body larger than this (bytes) is journaled as a summary, never whole.
+BODY_KEPT_WHOLE = 8 * 1024
+#: How much of the last user message a summary keeps (characters).
+SUMMARY_TEXT = 200
+
+
+def body_record(body: Any, size: int | None = None, rejected: str | None = None) -> Any:
+    """What the journal keeps of a request body: the body itself when it was accepted and is at
+    most :data:`BODY_KEPT_WHOLE` bytes, else a summary — ``{"summary": true, "size": bytes,
+    "model": …, "last_user": the first 200 characters of the last user message, "rejected":
+    why}``. `size` is the body's length on the wire (``Content-Length``), when known.
+
+    The cost is bounded too: a large body is never serialised to measure it.
+    """
+    if body is None and not size:
+        return None
+    if isinstance(body, dict) and body.get("summary") is True and "size" in body:
+        return body  # already a summary
+    if size is None:
+        size = _bounded_size(body, BODY_KEPT_WHOLE + 1)
+    if rejected is None and size <= BODY_KEPT_WHOLE:
+        return body
+    summary: dict[str, Any] = {"summary": True, "size": size}
+    if isinstance(body, dict):
+        model = body.get("model")
+        if isinstance(model, str):
+            summary["model"] = model[:100]
+        text = last_user_text(body)
+        if text is not None:
+            summary["last_user"] = text[:SUMMARY_TEXT] + ("…" if len(text) > SUMMARY_TEXT else "")
+    if rejected is not None:
+        summary["rejected"] = rejected[:300]
+    return summary
+
+
+def _bounded_size(obj: Any, limit: int) -> int:
+    """About the JSON size of `obj`, counted only until it passes `limit` (no recursion)."""
+    total, stack = 0, [obj]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 2
+        elif isinstance(item, dict):
+            total += 2 + 2 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 5
+    return total
+
+
+def _text_of(content: Any) -> str | None:
+    """A message's text: a string, or the text parts of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts: list[str] = []
+        length = 0
+        for part in content:
+            text = part if isinstance(part, str) else (
+                part.get("text") if isinstance(part, dict) else None)
+            if isinstance(text, str):
+                texts.append(text[: SUMMARY_TEXT + 1])
+                length += len(texts[-1])
+                if length > SUMMARY_TEXT:
+                    break
+        return " ".join(texts) if texts else None
+    return None
+
+
+def last_user_text(body: dict[str, Any]) -> str | None:
+    """The last user message of any provider's request body (chat ``messages``, Responses
+    ``input``, Completions / Ollama ``prompt``, Gemini ``contents``), or None."""
+    for key in ("messages", "input", "contents"):
+        items = body.get(key)
+        if isinstance(items, str):
+            return items
+        if isinstance(items, list):
+            for item in reversed(items):
+                if isinstance(item, str):
+                    return item
+                if isinstance(item, dict) and item.get("role", "user") == "user":
+                    return _text_of(item.get("content", item.get("parts")))
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and prompt:
+        prompt = prompt[-1]
+    return prompt if isinstance(prompt, str) else None
+
+
 class Journal:
     """Thread-safe journal of :class:`Entry` over a :class:`~sse_mock.state.State`.
 
@@ -107,7 +201,9 @@ class Journal:
             return
         entry._journal = None
         journal._live.pop(id(entry), None)
+        entry.body = body_record(entry.body)
         record = entry.to_dict()
+        entry._size = measure(record)  # what it weighs now, body (or its summary) included
         try:
             entry.id = journal.state.journal_finish(entry.session, entry.id, record, entry._size)
         except StateUnavailable as exc:  # a stream in flight still finishes (issue 10, 5)

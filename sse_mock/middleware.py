@@ -26,6 +26,7 @@ Divergence #4: a request that does not match is passed on as the same call, with
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -40,7 +41,7 @@ from .dialects.base import ErrorShape, MockError
 from .dialects.shapes import AnthropicShape, GoogleShape, OllamaShape, OpenAIShape, PlainShape
 from .faults import StreamAbort
 from .guard import ControlGuard
-from .journal import Journal
+from .journal import Journal, body_record
 from .pacing import Pacer
 from .quota import Quotas
 from .routes import Answer, Call, Route, build_routes, status_line
@@ -249,6 +250,11 @@ class SSEMockMiddleware:
             answer = Answer(status=500, body=shape.error_body(bug, request_id))
             entry.outcome = "error"
         entry.status = answer.status
+        if entry.body is not None or entry.outcome == "error":
+            # Large or rejected bodies are journaled as a summary, never whole (issue 9).
+            entry.body = body_record(entry.body, _content_length(environ),
+                                     entry.outcome == "error" and answer.status < 500 and (
+                                         _error_message(answer.body)) or None)
         if answer.status >= 400:
             note_answer(entry, answer.headers)  # retry hints, for the verdict
         headers = _merge(shape.headers(request_id, environ), answer.headers)
@@ -295,6 +301,20 @@ class SSEMockMiddleware:
         finally:
             _close(chunks)
             Journal.end(entry, outcome)
+
+
+def _content_length(environ: Mapping[str, Any]) -> int | None:
+    text = environ.get("CONTENT_LENGTH") or ""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _error_message(body: bytes) -> str:
+    """The message of an error answer's JSON (every shape has ``error.message``)."""
+    try:
+        error = json.loads(body).get("error")
+        return str(error.get("message", "")) if isinstance(error, dict) else "rejected"
+    except (ValueError, AttributeError):
+        return "rejected"
 
 
 def _close(it: Any) -> None:

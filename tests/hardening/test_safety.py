@@ -196,3 +196,76 @@ def test_multiprocess_with_per_process_state_warns_once(caplog: pytest.LogCaptur
     assert len(per_worker) == 1
     assert all(w in per_worker[0].getMessage()
                for w in ("*count", "sequences", "chaos", "journal"))
+
+
+# -- point 2: memory bounded in bytes ----------------------------------------------------------
+
+
+def test_a_large_body_is_journaled_as_a_summary() -> None:
+    from sse_mock.journal import measure
+
+    app = create_app(delay=0)
+    big = "lorem ipsum " * 80_000  # ~1 MB
+    body = {"model": "gpt-4o", "messages": [{"role": "system", "content": "be brief"},
+                                            {"role": "user", "content": big}]}
+    assert client(app).post(CHAT, json=body, buffered=True).status_code == 200
+    entry = app.journal.entries()[-1]
+    assert entry.body["summary"] is True
+    assert entry.body["size"] == len(json.dumps(body))
+    assert entry.body["model"] == "gpt-4o"
+    assert entry.body["last_user"].startswith("lorem ipsum lorem") and len(
+        entry.body["last_user"]) <= 201
+    assert measure(entry.to_dict()) < 2000
+    # Streamed, Anthropic-shaped, Responses-shaped: the same.
+    r = client(app).post("/mock/v1/responses", json={"model": "gpt-4o", "input": big},
+                         buffered=True)
+    assert r.status_code == 200
+    assert app.journal.entries()[-1].body["last_user"].startswith("lorem")
+    # A small body stays whole.
+    chat(app, "hello")
+    assert app.journal.entries()[-1].body["messages"][0]["content"] == "hello"
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (b"{nope", "could not parse"),
+    (b"x" * 2_000_000, "too large"),
+    (json.dumps({"model": "gpt-4o", "messages": []}).encode(), "messages"),
+])
+def test_a_rejected_body_is_journaled_as_a_summary(data: bytes, why: str) -> None:
+    app = create_app(delay=0)
+    r = client(app).post(CHAT, data=data, headers={"Content-Type": "application/json"},
+                         buffered=True)
+    assert r.status_code in (400, 413)
+    entry = app.journal.entries()[-1]
+    assert entry.outcome == "error"
+    assert entry.body["summary"] is True and entry.body["size"] == len(data)
+    assert why in entry.body["rejected"]
+
+
+def test_the_journal_keeps_at_most_journal_bytes() -> None:
+    from sse_mock.journal import measure
+
+    budget = 30_000
+    app = create_app(delay=0, journal_bytes=budget)
+    for i in range(200):
+        chat(app, f"message {i} " + "x" * 2000)  # ~2 KB bodies, kept whole
+    entries = app.journal.entries()
+    assert 5 < len(entries) < 200
+    assert sum(measure(e.to_dict()) for e in entries) <= budget
+    assert entries[-1].body["messages"][0]["content"].startswith("message 199 ")
+
+
+def test_counters_keyed_by_request_chosen_faults_are_bounded(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `?fault=rate_limit:<s>*N` with ever-new specs: one cycle each, the oldest forgotten
+    # (MAX_KEYS is 10,000; lowered here so that the test stays quick).
+    import sse_mock.state.memory as memory
+
+    monkeypatch.setattr(memory, "MAX_KEYS", 100)
+    app = create_app(delay=0)
+    for i in range(400):
+        r = chat(app, headers={"X-Mock-Fault": f"rate_limit:{i + 1}*2"})
+        assert r.status_code == 429
+    tables = [t for s in app.state._sessions.values() for t in (s.cycles, s.counters)]
+    assert 0 < max(len(t) for t in tables) <= 100
