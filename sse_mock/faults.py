@@ -201,8 +201,11 @@ def apply_stream_fault(
         yield from it
     elif name == "malformed_after":
         # The next content event, its JSON cut in half: same `event:` line, corrupt `data:`.
-        body = frame.data.rstrip(b"\n")
-        start = body.rfind(b"data: ") + len(b"data: ")
-        corrupt = body[: start + max(1, (len(body) - start) // 2)] + b"\n\n"
+        # An NDJSON line (Ollama, PROTOCOLS.md §9.2) has no `data:`: its JSON is cut, one line.
+        body = frame.data.rstrip(b"\r\n")
+        found = body.rfind(b"data: ")
+        start = found + len(b"data: ") if found >= 0 else 0
+        end = b"\n\n" if found >= 0 else b"\n"
+        corrupt = body[: start + max(1, (len(body) - start) // 2)] + end
         yield Frame(corrupt, token=True, paced=frame.paced)
         yield from it
