@@ -101,3 +101,53 @@ def test_redis_state_makes_two_workers_one_mock(
     for data in journals.values():
         assert [e["status"] for e in data] == [r.status_code for r in answers]
         assert [f"{e['path']}?{e['query']}".rstrip("?") for e in data] == SCRIPT
+
+
+def test_sdk_retries_pass_a_count_fault_on_four_workers_with_memory_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Point 3: memory state, four workers, no keep-alive on either side: the SDKs' attempt
+    number decides, so ``rate_limit*2`` with the default two retries fails, fails, succeeds —
+    every time, whichever worker takes each attempt; with one retry it never succeeds."""
+    import anthropic
+    import openai
+
+    seen: list[tuple[int, str, str]] = []  # (status, retry count sent, worker)
+
+    def note(response: Any) -> None:
+        seen.append((response.status_code,
+                     response.request.headers.get("x-stainless-retry-count", "-"),
+                     response.headers.get("x-worker", "?")))
+
+    def http_client(sdk: Any) -> Any:
+        # The SDK's own httpx flavour (httpx or httpx2), with keep-alive off.
+        limits = type(sdk.DEFAULT_CONNECTION_LIMITS)(max_keepalive_connections=0)
+        return sdk.DefaultHttpxClient(limits=limits, timeout=10,
+                                      event_hooks={"response": [note]})
+
+    fault = {"X-Mock-Fault": "rate_limit:0.01*2"}
+    msgs = [{"role": "user", "content": "hi"}]
+    with gunicorn_workers({"delay": 0}, "-k", "gthread", "-w", "4", "--threads", "2",
+                          "--keep-alive", "0", monkeypatch=monkeypatch) as server:
+        with openai.OpenAI(base_url=server.url + "/mock/v1", api_key="x", max_retries=2,
+                           http_client=http_client(openai)) as oai:
+            for _ in range(4):
+                answer = oai.chat.completions.create(model="gpt-4o-mini", messages=msgs,
+                                                     extra_headers=fault)
+                assert answer.choices[0].message.content
+        with anthropic.Anthropic(base_url=server.url + "/mock", api_key="x", max_retries=2,
+                                 http_client=http_client(anthropic)) as claude:
+            message = claude.messages.create(model="claude-haiku-4-5", max_tokens=50,
+                                             messages=msgs, extra_headers=fault)
+            assert message.stop_reason == "end_turn"
+        seen_ok = list(seen)
+        seen.clear()
+        with openai.OpenAI(base_url=server.url + "/mock/v1", api_key="x", max_retries=1,
+                           http_client=http_client(openai)) as oai:
+            for _ in range(2):
+                with pytest.raises(openai.RateLimitError):
+                    oai.chat.completions.create(model="gpt-4o-mini", messages=msgs,
+                                                extra_headers=fault)
+    assert [(s, n) for s, n, _ in seen_ok] == [(429, "0"), (429, "1"), (200, "2")] * 5
+    assert len({w for _, _, w in seen_ok}) >= 2, "every attempt went to one worker"
+    assert [(s, n) for s, n, _ in seen] == [(429, "0"), (429, "1")] * 2
