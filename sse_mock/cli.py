@@ -1,9 +1,9 @@
 """``sse-mock`` (or ``python -m sse_mock``): the command line.
 
 ``sse-mock serve [--host 127.0.0.1] [--port 8001] [--config FILE] [--delay SECONDS] [--reply TEXT]
-[--echo] [--seed N] [--prefix PATH] [--reload]`` runs the standalone app on werkzeug's threaded
-server (one thread per stream) until Ctrl-C. ``sse-mock check CONFIG`` validates a configuration
-file and prints the effective configuration.
+[--echo] [--seed N] [--prefix PATH] [--reload]`` runs the standalone app on gevent's WSGI server
+(werkzeug's threaded one without gevent: ``serving.py``) until Ctrl-C. ``sse-mock check CONFIG``
+validates a configuration file and prints the effective configuration.
 
 Deliberate divergences (choices a future reader might wrongly "fix"):
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import Config, ConfigError
+from .config import Config, ConfigError, load_config
 
 __all__ = ["main"]
 
@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve",
         help="run the standalone mock server with a demo chat page",
-        description="Run the standalone mock server (werkzeug, threaded) with a demo chat page "
-        "at /. Stop it with Ctrl-C.",
+        description="Run the standalone mock server (gevent's WSGI server, or werkzeug's "
+        "threaded one without gevent) with a demo chat page at /. Stop it with Ctrl-C.",
     )
     serve.add_argument("--host", default="127.0.0.1",
                        help="interface to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
@@ -165,24 +165,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "serve":
         parser.print_help()
         return 2
-    from werkzeug.serving import make_server
-
     from .app import create_app
+    from .serving import make_server, use_gevent
 
     if args.reload and not args.config:
         parser.error("--reload watches the --config file: give one")
     options = serve_options(args)
     try:
-        app = create_app(args.config, **options)
+        config = load_config(args.config, **options)
     except ConfigError as exc:
         print(f"sse-mock: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.reload:
         child_args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--reload"]
         return reload_loop(child_args, args.config, options)
+    # gevent's server when installed: the process is patched once the configuration is known
+    # to be good, before the app is built (serving.py, Divergence #1).
+    gevent = use_gevent()
+    try:
+        app = create_app(config)
+    except ConfigError as exc:  # e.g. state = "redis://…" that cannot be reached (issue 10)
+        print(f"sse-mock: configuration error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = make_server(args.host, args.port, app, gevent=gevent)
     except OSError as exc:
         print(f"sse-mock: cannot listen on {args.host}:{args.port}: {exc.strerror}",
               file=sys.stderr)
@@ -190,9 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     base = f"http://{host}:{server.port}"
     print(banner(app, base, reloading=os.environ.get(_CHILD) == "1"))
+    if server.notice:
+        print(server.notice)
     sys.stdout.flush()
     try:
-        server.serve_forever()  # werkzeug's returns on Ctrl-C (KeyboardInterrupt)
+        server.serve_forever()  # returns or raises KeyboardInterrupt on Ctrl-C
     except KeyboardInterrupt:  # pragma: no cover - depends on where the signal lands
         pass
     finally:

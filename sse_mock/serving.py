@@ -1,0 +1,119 @@
+"""The server behind ``sse-mock serve``: gevent's WSGI server when gevent is installed (the
+``serve`` extra: ``pip install "sse-mock[serve]"``), else werkzeug's threaded server.
+
+gevent's ``pywsgi`` runs every connection as a greenlet on one event loop: HTTP/1.1 keep-alive,
+chunked streams, and thousands of open paced streams in one process for the memory of a few
+kilobytes each (bench/results/load.md). Without gevent, werkzeug serves one thread per connection
+and one response per connection — fine for a page and a test suite, not for thousands of streams
+— and says so on start-up.
+
+Deliberate divergences (choices a future reader might wrongly "fix"):
+
+Divergence #1: ``use_gevent()`` monkey-patches the process (``gevent.monkey.patch_all()``) before
+    the app is built. Only the CLI calls it: importing ``sse_mock`` never patches anything. The
+    patch is what lets the pacer's ``time.sleep`` (looked up when each stream starts) and any
+    socket the app opens (Redis state, upstream recording) yield to the loop instead of
+    blocking every stream (PROTOCOLS.md §5.4: the server, not the app, owns the connection).
+Divergence #2: the soft limit on open files is raised to the hard limit: every open stream is a
+    socket, and the common default of 1,024 would cap the mock at about a thousand streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+__all__ = ["Standalone", "make_server", "use_gevent"]
+
+#: Pending connections the kernel queues while the loop is busy (capped by net.core.somaxconn).
+BACKLOG = 2048
+
+FALLBACK_NOTICE = (
+    "sse-mock: gevent is not installed: serving with one thread per connection (fine for a few "
+    "streams; for thousands, pip install \"sse-mock[serve]\")")
+
+
+def use_gevent() -> bool:
+    """Patch this process for gevent's server if gevent is installed (Divergence #1)."""
+    try:
+        from gevent import monkey  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        return False
+    monkey.patch_all()
+    _raise_open_files()
+    return True
+
+
+def _raise_open_files() -> None:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Unix
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):  # pragma: no cover - a limit we may not raise
+            pass
+
+
+@dataclass
+class Standalone:
+    """A bound server: ``kind`` is ``"gevent"`` or ``"threads"``; ``notice`` is what to say
+    about it on start-up (None: nothing)."""
+
+    port: int
+    kind: str
+    notice: str | None
+    serve_forever: Callable[[], None]
+    server_close: Callable[[], None]
+
+
+def make_server(host: str, port: int, app: WSGIApplication, *, gevent: bool) -> Standalone:
+    """Bind `host`:`port` (OSError if it cannot) and return the server, not yet serving."""
+    if gevent:
+        return _gevent_server(host, port, app)
+    return _threaded_server(host, port, app)
+
+
+def _gevent_server(host: str, port: int, app: WSGIApplication) -> Standalone:
+    from gevent.pywsgi import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        WSGIServer,
+    )
+
+    # Access lines through logging (INFO, as werkzeug's); SERVER_NAME given, so the first
+    # request does not wait for a reverse DNS look-up (socket.getfqdn).
+    server = WSGIServer((host, port), app, backlog=BACKLOG,
+                        log=logging.getLogger("sse_mock.access"),
+                        error_log=logging.getLogger("sse_mock.server"),
+                        environ={"SERVER_NAME": host})
+    server.init_socket()
+    bound: Any = server.socket.getsockname()
+
+    def serve_forever() -> None:
+        server.serve_forever()
+
+    def close() -> None:
+        server.stop(timeout=1)
+
+    return Standalone(int(bound[1]), "gevent", None, serve_forever, close)
+
+
+def _threaded_server(host: str, port: int, app: WSGIApplication) -> Standalone:
+    from werkzeug.serving import make_server as werkzeug_server
+
+    # One response per connection: werkzeug closes it after each (its request handler cannot
+    # drain a request body before reading the next one).
+    server = werkzeug_server(host, port, app, threaded=True)
+    return Standalone(server.port, "threads", FALLBACK_NOTICE, server.serve_forever,
+                      server.server_close)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: sse-mock serve")
