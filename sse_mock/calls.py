@@ -105,6 +105,13 @@ class Calls(Sequence[Record]):
     def __iter__(self) -> Iterator[Record]:
         return iter(self._records)
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return self._records == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, compared by content
+
     def __repr__(self) -> str:
         return f"<Calls: {len(self)} {self._described or 'requests'}>"
 
