@@ -227,6 +227,7 @@ class SSEMockMiddleware:
                     kind="method_not_allowed", headers=[("Allow", route.allow)])
             if bad_session is not None:
                 raise bad_session
+            self.state.ready()  # a shared backend known to be down: a 503 at once (issue 10)
             controls = read_controls(environ, self.config.max_request_seconds)
             call = Call(environ, controls, entry, sub, session)
             answer = route.handler(call)

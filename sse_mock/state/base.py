@@ -161,6 +161,10 @@ class State(ABC):
         """Forget one session's cycles, counters, journal and queue; None: everything,
         quotas included."""
 
+    def ready(self) -> None:  # noqa: B027  (in-process backends are always ready)
+        """Called before each mock request: raise :class:`StateUnavailable` while a shared
+        backend is known to be down. No round trip while it is up."""
+
     def check(self) -> None:  # noqa: B027  (nothing to check for in-process backends)
         """Raise :class:`StateUnavailable` when the backend cannot be reached (start-up)."""
 

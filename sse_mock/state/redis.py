@@ -22,6 +22,9 @@ step touches several keys.
 Divergence #1: connection errors become :class:`~sse_mock.state.base.StateUnavailable` (the
     middleware answers a 503); one immediate retry on a fresh connection lets the first request
     after a Redis restart succeed, and no back-off makes a request wait while Redis is down.
+    Once a step has failed, :meth:`RedisState.ready` answers "down" at once to every request,
+    and one request every :data:`PROBE_INTERVAL` seconds pings: the first that succeeds brings
+    the mock back, by itself.
 Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
     still share one bucket truthfully.
 """
@@ -29,6 +32,7 @@ Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose c
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -44,6 +48,9 @@ __all__ = ["SESSION_TTL", "RedisState", "redact"]
 
 #: Seconds a session's cycles, counters and queue outlive their last change.
 SESSION_TTL = 86_400
+#: While Redis is down, how often (seconds) one request tries it again; the others get a 503
+#: at once instead of each waiting for a connection timeout.
+PROBE_INTERVAL = 0.5
 #: Journal ids read per HMGET inside a script (Lua's stack is bounded).
 _CHUNK = 500
 _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
@@ -195,6 +202,8 @@ class RedisState(State):
         self._take = r.register_script(_TAKE)
         p = prefix
         self._journal_keys = [p + "jid", p + "j", p + "jd", p + "jb"]
+        self._down = ""  # why Redis is known to be down ("" = up)
+        self._next_probe = 0.0
 
     def _key(self, session: str, kind: str) -> str:
         return f"{self.prefix}s:{session}:{kind}"
@@ -204,7 +213,19 @@ class RedisState(State):
         try:
             yield
         except _DOWN as exc:
-            raise StateUnavailable(f"Redis at {self.name} cannot be reached ({exc})") from None
+            self._down = f"Redis at {self.name} cannot be reached ({exc})"
+            self._next_probe = time.monotonic() + PROBE_INTERVAL
+            raise StateUnavailable(self._down) from None
+        self._down = ""
+
+    def ready(self) -> None:
+        if not self._down:
+            return
+        now = time.monotonic()
+        if now < self._next_probe:
+            raise StateUnavailable(self._down)
+        self._next_probe = now + PROBE_INTERVAL  # this request probes; the others need not
+        self._run(self.client.ping)
 
     def _run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         with self._up():
