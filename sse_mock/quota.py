@@ -38,8 +38,9 @@ def go_duration(seconds: float) -> str:
     """
     if seconds < 1:
         return f"{max(0, math.ceil(seconds * 1000))}ms"
-    if seconds < 60:
-        return f"{math.ceil(seconds * 10) / 10:g}s"
+    tenths = math.ceil(seconds * 10) / 10
+    if tenths < 60:
+        return f"{tenths:g}s"
     minutes, rest = divmod(math.ceil(seconds), 60)
     return f"{minutes}m{rest}s"
 
