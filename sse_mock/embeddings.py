@@ -3,8 +3,9 @@ vector, in pure Python, fast (PROTOCOLS.md §2.10, §8.8, §9.7; bench/bench_emb
 
 A vector of ``d`` dimensions is made from the first ``d`` bytes of SHAKE-256 over the seed and
 the text: byte ``b`` becomes one of 64 levels, the odd integer ``2·(b mod 64) − 63`` (never 0),
-and the vector is divided by its length. SHAKE's output is a stream, so a shorter vector is the *prefix* of a longer one,
-renormalized — what OpenAI's ``dimensions`` does to text-embedding-3 vectors.
+and the vector is divided by its length. SHAKE's output is a stream, so a shorter vector is the
+*prefix* of a longer one, renormalized — what OpenAI's ``dimensions`` does to text-embedding-3
+vectors.
 
 Speed: each vector has at most 64 distinct components, so their values (and JSON texts) are
 computed once per vector and the components are table look-ups done in C
