@@ -65,6 +65,7 @@ def parse_next(payload: Any, where: str = "_next") -> list[str]:
             raise ConfigError(f"{where}.actions: expected a non-empty list of actions")
     else:
         match, actions = {}, [dict(payload)]
+    parse_rule(where, {"match": match})  # errors say "_next.match…"
     items = []
     for i, action in enumerate(actions):
         w = f"{where}.actions[{i}]" if "actions" in payload else where
@@ -80,7 +81,7 @@ def parse_next(payload: Any, where: str = "_next") -> list[str]:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"{w}: unknown key {key!r}{hint}; allowed: "
                                   f"{', '.join(allowed)}")
-        parse_rule(w, {"match": match, **action})  # the rule's own checks, errors name the key
+        parse_rule(w, action)  # the rule's own checks: errors name the key
         item = json.dumps({"match": match, "action": action}, separators=(",", ":"),
                           sort_keys=True)
         if len(item) > MAX_ITEM_BYTES:
