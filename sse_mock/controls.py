@@ -44,7 +44,8 @@ class Controls:
 #: control name → (header, what it takes); the docs table is generated from this.
 CONTROLS: dict[str, tuple[str, str]] = {
     "delay": ("X-Mock-Delay", "seconds between tokens, 0 to max_request_seconds"),
-    "first_token_delay": ("X-Mock-First-Token-Delay", "seconds before the first token, 0 to max_request_seconds"),
+    "first_token_delay": ("X-Mock-First-Token-Delay",
+                          "seconds before the first token, 0 to max_request_seconds"),
     "jitter": ("X-Mock-Jitter", "random spread of each interval, a fraction from 0 to 1"),
     "reply": ("X-Mock-Reply", "the text to stream (percent-encoded UTF-8 in the header)"),
     "fault": ("X-Mock-Fault", "a fault from the catalogue, e.g. rate_limit or error_after:3"),

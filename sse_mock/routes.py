@@ -24,7 +24,7 @@ from .dialects.base import (
     StreamContext,
     dumps,
 )
-from .dialects.plain import PlainDialect
+from .dialects.plain import PlainDialect, parse_event_id, reply_tag
 from .faults import Fault, StreamAbort, apply_stream_fault
 from .journal import Entry
 from .rules import nearest_rule
@@ -187,7 +187,7 @@ def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
 
 def _decide(
     mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str, resume: bool = False,
-    answered: bool = False, miss: str = "",
+    answered: bool = False, miss: str = "", position: int | None = None,
 ) -> Decision:
     """The scenario's decision, with what every route does alike: strict mode's error for an
     unmatched request, and HTTP faults (which fail before any stream starts).
@@ -198,7 +198,7 @@ def _decide(
         call.headers += mw.quotas.check(call.environ, call.session, prompt, family)
     scenario = mw.scenario
     decision = scenario.decide(prompt, call.controls, call.environ, resume=resume,
-                               session=call.session)
+                               session=call.session, position=position)
     call.entry.rule = decision.rule
     if decision.rule is None and mw.config.strict and not answered and (scenario.rules or miss):
         why = [miss] if miss else []
@@ -337,23 +337,33 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
         messages = (Message("user", said),) if said else ()
         prompt = Prompt(route="plain", stream=True, messages=messages)
         last_id = call.environ.get("HTTP_LAST_EVENT_ID")
-        decision = _decide(mw, call, prompt, "plain", resume=last_id is not None)
-        after = -1
+        after, fingerprint, position = -1, None, None
         if last_id is not None:
-            # A reconnecting EventSource (§1.7): resume after the id it saw last. The stream is
-            # recomputed from the request, so this works across processes.
-            if not (last_id.isascii() and last_id.isdigit()) or len(last_id) > 9:
-                raise MockError(400, f"Invalid Last-Event-ID {last_id[:40]!r}: this stream's "
-                                "ids are whole numbers.", param="Last-Event-ID")
-            after = int(last_id)
-            if after >= len(decision.reply.text.split()):
-                # The stream was complete ([DONE] has the last id): 204 stops the browser.
+            try:
+                after, fingerprint, position = parse_event_id(last_id)
+            except ValueError:
+                raise MockError(400, f"Invalid Last-Event-ID {last_id[:40]!r}: not an id of "
+                                "this stream.", param="Last-Event-ID") from None
+        decision = _decide(mw, call, prompt, "plain", resume=last_id is not None,
+                           position=position)
+        text = decision.reply.text
+        tag = reply_tag(text, decision.position)
+        if last_id is not None:
+            # A reconnecting EventSource (§1.7): the id names the reply (its fingerprint and
+            # place in a sequence), recomputed here on any worker. Resume only the very reply
+            # the client was reading; when it cannot be known, 204 stops the browser: never
+            # the tail of another reply (issue 9). A bare index (no fingerprint) is trusted
+            # only when no sequence is involved.
+            same = tag.split(".")[0] == fingerprint if fingerprint is not None else (
+                decision.position is None)
+            if not same or after >= len(text.split()):
+                # Or the stream was complete ([DONE] has the last index).
                 call.entry.outcome = "completed"
                 return Answer(status=204)
         fault = decision.fault
         if retry:
             call.entry.sse_retry = retry  # the verdict checks reconnects against it (§1.7)
-        frames: Iterable[Frame] = dialect.stream(decision.reply.text, after=after, retry=retry)
+        frames: Iterable[Frame] = dialect.stream(text, after=after, retry=retry, tag=tag)
         if fault is not None:
             frames = apply_stream_fault(frames, fault, dialect, StreamContext.new("", ""))
         return Answer(chunks=pacer.pace(_counted(frames, call.entry), decision.timing))

@@ -147,14 +147,29 @@ class Rule:
     ) -> Action:
         """The action for this request of `session`. ``advance=False`` (a resumed stream)
         answers again with the action served last, without moving the sequence on."""
+        return self.pick(prompt, state, session, advance)[0]
+
+    def pick(
+        self, prompt: Prompt, state: State, session: str = "", advance: bool = True,
+        position: int | None = None,
+    ) -> tuple[Action, int | None]:
+        """:meth:`next_action` and the position it took in the sequence (None: one action).
+        `position` (a resumed stream's event id, issue 9) takes that one, using up no state."""
         actions = self.spec.actions
         n = len(actions)
         if n == 1:
-            action = actions[0]
+            pos = None
+        elif position is not None:
+            pos = position % n
         elif advance:  # one atomic step of the state: one request takes each position
-            action = actions[state.cycle(session, self.key, n)]
+            pos = state.cycle(session, self.key, n)
         else:
-            action = actions[(state.peek(session, self.key) - 1) % n]
+            pos = (state.peek(session, self.key) - 1) % n
+        action = actions[pos or 0]
+        return self._echoed(action, prompt), pos
+
+    @staticmethod
+    def _echoed(action: Action, prompt: Prompt) -> Action:
         if action.echo:
             reply = Reply(text=prompt.last_user)
             return Action(reply=reply, interval=action.interval,

@@ -43,6 +43,10 @@ class Decision:
     fault: Fault | None = None
     should_retry: bool | None = None
     rule: str | None = None  # which rule answered ("rules[2]" …), None for the default
+    position: int | None = None  # the place in the rule's sequence, None without one (issue 9)
+    # The reply's text was given (a rule's or queued action's text, X-Mock-Reply), not the
+    # default: a structured-output request checks it instead of generating JSON (schema.py).
+    given: bool = False
 
 
 _DEFAULTS = Action()  # "no rule matched": every value from the configuration
@@ -89,6 +93,7 @@ class Scenario:
         environ: Mapping[str, Any],
         resume: bool = False,
         session: str = "",
+        position: int | None = None,
     ) -> Decision:
         """Decide one request of `session`. ``resume=True`` (a reconnect with ``Last-Event-ID``)
         repeats the reply served last and uses up no state: no sequence step, count or chaos
@@ -97,8 +102,10 @@ class Scenario:
         # A queued action (POST <prefix>/_next) answers before any rule; a resume takes none.
         queued = None if resume else take_queued(self.state, session, prompt, environ)
         rule = None if queued is not None else self._match(prompt, environ)
-        action = queued or (rule.next_action(prompt, self.state, session, advance=not resume)
-                            if rule is not None else _DEFAULTS)
+        # `position`: a resumed stream names the place in the sequence its reply came from.
+        action, place = (queued, None) if queued is not None else rule.pick(
+            prompt, self.state, session, advance=not resume, position=position
+        ) if rule is not None else (_DEFAULTS, None)
         # Each value: the request's control, else the rule's, else the configuration's.
         interval = _first(controls.delay, action.interval, cfg.interval)
         ftd = _first(controls.first_token_delay, action.first_token_delay, cfg.first_token_delay)
@@ -120,8 +127,10 @@ class Scenario:
                 fault = None
         timing = Timing(interval=interval, first_token_delay=ftd, jitter=jitter,
                         heartbeat=cfg.heartbeat, seed=seed)
+        given = controls.reply is not None or (action.reply is not None and bool(
+            action.reply.text))
         return Decision(reply=reply, timing=timing, fault=fault, should_retry=should_retry,
-                        rule=label)
+                        rule=label, position=place, given=given)
 
     def _match(self, prompt: Prompt, environ: Mapping[str, Any]) -> Rule | None:
         for rule in self.rules:

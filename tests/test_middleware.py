@@ -15,7 +15,8 @@ from werkzeug.test import Client
 
 from sse_mock import SSEMockMiddleware, create_app, wrap
 from sse_mock._parser import parse
-from sse_mock.config import ConfigError
+from sse_mock.config import DEFAULT_REPLY, ConfigError
+from sse_mock.dialects.plain import reply_tag
 
 WORDS = "Hello, this is a mocked chatbot. How can I help you?".split()
 
@@ -78,7 +79,9 @@ def test_stream_is_the_seeds_words_then_done_with_ids() -> None:
     assert body.startswith(b": ok\n")  # the first chunk: a bare comment (§5.4)
     events = parse(body)
     assert [e.data for e in events] == [*WORDS, "[DONE]"]
-    assert [e.id for e in events] == [str(i) for i in range(len(WORDS) + 1)]
+    # ids: "<index>.<fingerprint of the reply>" (dialects/plain.py, issue 9)
+    tag = reply_tag(DEFAULT_REPLY)
+    assert [e.id for e in events] == [f"{i}.{tag}" for i in range(len(WORDS) + 1)]
     assert all(e.type == "message" for e in events)
 
 
@@ -140,11 +143,13 @@ def test_control_with_crlf_in_header_is_rejected() -> None:
 
 def test_resume_after_last_event_id_and_204_when_complete() -> None:
     mw, _ = make()
-    r = get(mw, "/mock/stream", headers={"Last-Event-ID": "8"})
-    events = parse(r.get_data())
-    assert [e.data for e in events] == [*WORDS[9:], "[DONE]"]
-    assert events[0].id == "9"
-    r = get(mw, "/mock/stream", headers={"Last-Event-ID": str(len(WORDS))})
+    tag = reply_tag(DEFAULT_REPLY)
+    for last in (f"8.{tag}", "8"):  # a bare index: ids of older versions, no sequence here
+        r = get(mw, "/mock/stream", headers={"Last-Event-ID": last})
+        events = parse(r.get_data())
+        assert [e.data for e in events] == [*WORDS[9:], "[DONE]"]
+        assert events[0].id == f"9.{tag}"
+    r = get(mw, "/mock/stream", headers={"Last-Event-ID": f"{len(WORDS)}.{tag}"})
     assert r.status_code == 204
     assert r.get_data() == b""
     r = get(mw, "/mock/stream", headers={"Last-Event-ID": "x<y"})
@@ -504,7 +509,8 @@ def test_plain_stream_bytes_are_exactly_the_formatters() -> None:
     mw, _ = make(retry=1500)
     body = get(mw, "/mock/stream?reply=" + quote("a  b\x0bc ✓ :d")).get_data()
     words = "a  b\x0bc ✓ :d".split()
-    expected = b": ok\n" + fmt.format(words[0], id="0", retry=1500) + b"".join(
-        fmt.format(w, id=str(i)) for i, w in enumerate(words) if i) + fmt.format(
-        "[DONE]", id=str(len(words)))
+    tag = reply_tag("a  b\x0bc ✓ :d")
+    expected = b": ok\n" + fmt.format(words[0], id=f"0.{tag}", retry=1500) + b"".join(
+        fmt.format(w, id=f"{i}.{tag}") for i, w in enumerate(words) if i) + fmt.format(
+        "[DONE]", id=f"{len(words)}.{tag}")
     assert body == expected

@@ -307,12 +307,13 @@ def test_a_reconnect_resumes_the_reply_it_was_given_and_uses_up_no_state() -> No
     app = create_app(delay=0, rules=[{"match": {"route": "plain"},
                                       "replies": ["Hi", "One two three four five"]}])
     c = Client(app)
-    assert [e.data for e in parse(c.get("/mock/stream").get_data())] == ["Hi", "[DONE]"]
-    # The browser reconnects after [DONE] (id 1): complete, 204 — not the next reply.
-    assert c.get("/mock/stream", headers={"Last-Event-ID": "1"}).status_code == 204
+    first = parse(c.get("/mock/stream").get_data())
+    assert [e.data for e in first] == ["Hi", "[DONE]"]
+    # The browser reconnects after [DONE] (the last id): complete, 204 — not the next reply.
+    assert c.get("/mock/stream", headers={"Last-Event-ID": first[-1].id}).status_code == 204
     got = parse(c.get("/mock/stream").get_data())
     assert [e.data for e in got] == ["One", "two", "three", "four", "five", "[DONE]"]
-    resumed = parse(c.get("/mock/stream", headers={"Last-Event-ID": "2"}).get_data())
+    resumed = parse(c.get("/mock/stream", headers={"Last-Event-ID": got[2].id}).get_data())
     assert [e.data for e in resumed] == ["four", "five", "[DONE]"]
     assert words(app) == ["Hi"]  # the sequence moved on once per new stream only
 

@@ -269,3 +269,55 @@ def test_counters_keyed_by_request_chosen_faults_are_bounded(
         assert r.status_code == 429
     tables = [t for s in app.state._sessions.values() for t in (s.cycles, s.counters)]
     assert 0 < max(len(t) for t in tables) <= 100
+
+
+# -- point 5: a resumed stream never splices two replies ---------------------------------------
+
+
+def _events(app: Any, last_id: str | None = None) -> Any:
+    from sse_mock._parser import parse
+
+    headers = {"Last-Event-ID": last_id} if last_id is not None else {}
+    r = client(app).get("/mock/stream", headers=headers, buffered=True)
+    return r.status_code, parse(r.get_data())
+
+
+SEQUENCE = {"delay": 0, "rules": [{"match": {"route": "plain"},
+                                   "replies": ["alpha beta gamma delta", "one two three four"]}]}
+
+
+def test_a_reconnect_resumes_its_own_reply_after_the_sequence_moved_on() -> None:
+    app = create_app(SEQUENCE)
+    _, first = _events(app)  # client A: reply 0, drops after "beta"
+    _, second = _events(app)  # client B: reply 1
+    assert [e.data for e in second][:2] == ["one", "two"]
+    status, resumed = _events(app, first[1].id)
+    assert status == 200
+    assert [e.data for e in resumed] == ["gamma", "delta", "[DONE]"]
+    status, resumed = _events(app, second[0].id)
+    assert [e.data for e in resumed] == ["two", "three", "four", "[DONE]"]
+
+
+def test_a_reconnect_to_another_worker_or_after_a_restart_recomputes_the_reply() -> None:
+    worker_a, worker_b = create_app(SEQUENCE), create_app(SEQUENCE)  # state not shared
+    _events(worker_a)
+    _, reply1 = _events(worker_a)
+    status, resumed = _events(worker_b, reply1[2].id)
+    assert status == 200 and [e.data for e in resumed] == ["four", "[DONE]"]
+    # Worker b's own sequence did not move: its next stream is still reply 0.
+    assert [e.data for e in _events(worker_b)[1]][0] == "alpha"
+
+
+def test_a_reply_that_cannot_be_known_is_a_204_never_another_replys_tail() -> None:
+    _, old = _events(create_app(delay=0, reply="a b c d e"))
+    # Restarted with another reply: the fingerprint differs.
+    status, got = _events(create_app(delay=0, reply="v w x y z"), old[1].id)
+    assert (status, got) == (204, [])
+    # A bare index (an older version's id) cannot name a place in a sequence.
+    app = create_app(SEQUENCE)
+    _events(app)
+    _events(app)
+    assert _events(app, "1") == (204, [])
+    # Not an id of this stream: a 400 naming the header.
+    r = client(app).get("/mock/stream", headers={"Last-Event-ID": "1:x"}, buffered=True)
+    assert r.status_code == 400 and r.get_json()["error"]["param"] == "Last-Event-ID"

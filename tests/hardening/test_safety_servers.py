@@ -19,7 +19,6 @@ import pytest
 from conftest import free_port, server_process, wait_for_port
 
 from sse_mock import SSEMockMiddleware
-from sse_mock.config import DEFAULT_REPLY
 
 
 def app_page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
