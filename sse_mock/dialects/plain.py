@@ -16,9 +16,10 @@ Ids stay opaque to clients, short and free of the bytes that would make a cross-
 
 Line breaks survive: a word followed by line breaks carries them, as a multi-line ``data:``
 event (§1.8 F-3: the word ``Items:`` and a line break → ``data: Items:`` + ``data:``), so a
-reply with paragraphs or a markdown list arrives with its newlines while one event per word stays the pacing unit. A
-client rebuilds the text by joining the events with a space, except after an event that ends in
-a line break. A reply without line breaks gives the same bytes as before.
+reply with paragraphs or a markdown list arrives with its newlines while one event per word
+stays the pacing unit. A client rebuilds the text by joining the events with a space, except
+after an event that ends in a line break. A reply without line breaks gives the same bytes as
+before.
 """
 
 from __future__ import annotations
