@@ -6,6 +6,7 @@ and a JSON 404 for everything else. Used by ``sse-mock serve`` and by any WSGI s
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -27,16 +28,28 @@ def _demo_page(prefix: str) -> bytes:
 
 
 class _FallbackApp:
-    """``/``: the demo page; anything else: a JSON 404 naming the mock's routes."""
+    """``/``: the demo page; anything else: a JSON 404 that names the mock's prefix, suggests the
+    route the client probably meant and lists the routes (the SDKs show the message)."""
 
     page = b""
-    not_found = b""
+    prefix = ""
+    paths: list[str] = []  # replaced by configure()
 
-    def configure(self, page: bytes, paths: list[str]) -> None:
+    def configure(self, page: bytes, prefix: str, paths: list[str]) -> None:
         self.page = page
-        self.not_found = json.dumps({"error": {
-            "message": "Not found. sse_mock answers: " + ", ".join(paths),
-            "type": "invalid_request_error", "param": None, "code": "not_found"}}).encode()
+        self.prefix = prefix
+        self.paths = paths
+
+    def not_found(self, path: str, host: str = "HOST") -> bytes:
+        near = _meant(path, self.prefix, self.paths)
+        meant = f" Did you mean {near}?" if near else ""
+        where = f"under the prefix {self.prefix}" if self.prefix else "at the root"
+        message = (f"Not found: {path[:200]} is not an sse_mock route; the mock answers {where} "
+                   f"(OpenAI SDK: base_url=\"http://{host}{self.prefix}/v1\", Anthropic SDK: "
+                   f"base_url=\"http://{host}{self.prefix}\").{meant} Routes: "
+                   + ", ".join(self.paths))
+        return json.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                     "param": None, "code": "not_found"}}).encode()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -44,9 +57,30 @@ class _FallbackApp:
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
                                       ("Content-Length", str(len(self.page)))])
             return [] if environ["REQUEST_METHOD"] == "HEAD" else [self.page]
+        if path == "/favicon.ico":  # browsers ask for it: no 404 in the demo page's console
+            start_response("204 No Content", [("Cache-Control", "max-age=86400")])
+            return []
+        body = self.not_found(path, str(environ.get("HTTP_HOST") or "HOST")[:100])
         start_response("404 Not Found", [("Content-Type", "application/json"),
-                                         ("Content-Length", str(len(self.not_found)))])
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.not_found]
+                                         ("Content-Length", str(len(body)))])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def _meant(path: str, prefix: str, paths: list[str]) -> str | None:
+    """The route a request for `path` probably meant: the same path under the mock's prefix, or
+    the closest route (a missing ``/v1``, a typo).
+
+    >>> _meant("/v1/chat/completions", "/mock", ["/mock/stream", "/mock/v1/chat/completions"])
+    '/mock/v1/chat/completions'
+    """
+    if len(path) > 300:
+        return None
+    for full in paths:
+        rest = full[len(prefix):]
+        if rest and rest != "/" and (path.endswith(rest) or full.endswith(path)) and path != "/":
+            return full
+    near = difflib.get_close_matches(path, paths, n=1, cutoff=0.75)
+    return near[0] if near else None
 
 
 def create_app(
@@ -55,5 +89,5 @@ def create_app(
     """A standalone WSGI app: the mock, the demo page at ``/``, JSON 404 elsewhere."""
     fallback = _FallbackApp()
     mw = SSEMockMiddleware(fallback, config, **options)
-    fallback.configure(_demo_page(mw.config.prefix), mw.paths())
+    fallback.configure(_demo_page(mw.config.prefix), mw.config.prefix, mw.paths())
     return mw

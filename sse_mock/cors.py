@@ -9,11 +9,17 @@
   covers it) and the SDKs' ``x-stainless-*`` headers (§6.1).
 * Response headers that page code needs (request ids, rate limits, retry hints) are exposed
   (§6.4).
+* A well-formed origin that the configuration refuses is logged once, at WARNING, with the key
+  that would allow it (``cors.origins``, or ``cors.allow_null_origin`` for ``null``): the
+  browser only says "blocked by CORS policy", on the page's side. At most
+  :data:`MAX_WARNED_ORIGINS` distinct origins are remembered (a page may send any).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +51,11 @@ DEFAULT_ALLOW_HEADERS = ", ".join(
     )
 )
 
+log = logging.getLogger("sse_mock")
+
+#: How many refused origins are logged (each once); then one last line says it stops.
+MAX_WARNED_ORIGINS = 64
+
 ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"  # DELETE: the control endpoints (guard.py)
 
 # scheme://host[:port], nothing else: a reflected value must not carry CR/LF or a path (§5.4).
@@ -58,14 +69,20 @@ _TOKEN_LIST_RE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.
 class CORSPolicy:
     """Computes CORS headers; everything that does not depend on the request is fixed here."""
 
-    def __init__(self, config: CORSConfig | None = None) -> None:
+    def __init__(self, config: CORSConfig | None = None, *,
+                 warn_key: str | None = "cors.origins") -> None:
+        # warn_key: the key named when a refused origin is logged; None: refusals are silent
+        # (the control guard, which answers them with its own 403).
         cfg = config or CORSConfig()
+        self.warn_key = warn_key
         self.any_origin = "*" in cfg.origins
         self.origins = frozenset(o for o in cfg.origins if o != "*")
         self.allow_null = cfg.allow_null_origin
         self.credentials = cfg.credentials
         self.private_network = cfg.private_network
         self._max_age = str(cfg.max_age)
+        self._warned: set[str] = set()
+        self._warn_lock = threading.Lock()
 
     def allowed_origin(self, origin: str | None) -> str | None:
         """The value for Access-Control-Allow-Origin, or None when the origin is not allowed."""
@@ -80,13 +97,35 @@ class CORSPolicy:
         return None
 
     def _origin_headers(self, environ: Mapping[str, Any]) -> list[tuple[str, str]]:
-        allowed = self.allowed_origin(environ.get("HTTP_ORIGIN"))
+        origin = environ.get("HTTP_ORIGIN")
+        allowed = self.allowed_origin(origin)
         if allowed is None:
+            if (origin and self.warn_key is not None
+                    and (origin == "null" or _ORIGIN_RE.fullmatch(origin))
+                    and origin.partition("://")[2].lower() != str(
+                        environ.get("HTTP_HOST", "")).lower()):  # same-origin needs no CORS
+                self._warn_refused(origin)
             return []
         headers = [("Access-Control-Allow-Origin", allowed)]
         if self.credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))
         return headers
+
+    def _warn_refused(self, origin: str) -> None:
+        with self._warn_lock:
+            if origin in self._warned or len(self._warned) > MAX_WARNED_ORIGINS:
+                return
+            self._warned.add(origin)
+            last = len(self._warned) > MAX_WARNED_ORIGINS
+        if origin == "null":
+            log.warning("sse_mock: refused CORS for Origin: null (a file:// page or a sandboxed "
+                        "frame); cors.allow_null_origin = true would allow it")
+        else:
+            log.warning("sse_mock: refused CORS for origin %s: it is not in %s; add it there "
+                        "to let that page read the mock's answers", origin, self.warn_key)
+        if last:
+            log.warning("sse_mock: more than %d refused origins; no more are logged",
+                        MAX_WARNED_ORIGINS)
 
     def response_headers(self, environ: Mapping[str, Any]) -> list[tuple[str, str]]:
         """For every non-preflight answer: the stream, JSON bodies and errors (§6.3, §6.4)."""

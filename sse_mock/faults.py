@@ -22,6 +22,7 @@ cycles: ``rate_limit*2`` against an SDK with its default two retries fails, fail
 
 from __future__ import annotations
 
+import difflib
 import errno
 import math
 from collections.abc import Iterable, Iterator
@@ -137,8 +138,10 @@ def parse_fault(spec: str) -> Fault:
     name, *args = text.split(":")
     params = HTTP_FAULTS.get(name, STREAM_FAULTS.get(name))
     if params is None:
-        known = ", ".join(sorted({**HTTP_FAULTS, **STREAM_FAULTS}))
-        raise ValueError(f"unknown fault {name!r}; known faults: {known}")
+        names = sorted({**HTTP_FAULTS, **STREAM_FAULTS})
+        near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"unknown fault {name!r}{hint}; known faults: {', '.join(names)}")
     if count and name in STREAM_FAULTS:
         raise ValueError(f"fault {spec!r}: '*count' applies to HTTP faults only")
     required = 0 if name in HTTP_FAULTS else len(params)

@@ -75,7 +75,7 @@ class ControlGuard:
         self.control_origins = frozenset(config.control_origins)
         # The CORS policy of control answers: only the listed origins, never "*".
         self.cors = CORSPolicy(replace(config.cors, origins=tuple(config.control_origins),
-                                       allow_null_origin=False))
+                                       allow_null_origin=False), warn_key=None)
 
     def host_allowed(self, host: str) -> bool:
         host = split_host(host)
