@@ -80,6 +80,7 @@ class UpstreamClient:
         self._client: httpx.Client | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._pool()  # now, not at the first request: building its TLS context takes a while
 
     def serves(self, family: str) -> bool:
         return family in self.bases
