@@ -146,7 +146,7 @@ def test_differences_name_the_first_place() -> None:
     assert differences(BODY, other) == ["messages[2].content"]
     assert differences({"a": [1, 2]}, {"a": [1]}) == ["a[1]"]
     assert differences({"a": 1}, {"b": 1}) == ["a", "b"]
-    assert differences(1, 1.0) == [""] or differences(1, 1.0) == ["(the whole request)"]
+    assert differences(1, 1.0) == ["(the whole request)"]  # same value, other type
 
 
 # -- the file -----------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ class FakeClock:
         self.now += seconds + 0.003  # every wake-up is late: the schedule must not drift
 
 
-def run(stream: list[Frame] | Any, clock: FakeClock, live: bool = False) -> list[tuple[float, bytes]]:
+def run(stream: Any, clock: FakeClock, live: bool = False) -> list[tuple[float, bytes]]:
     out = []
     for chunk in timed(stream, live=live, clock=clock, sleep=clock.sleep):
         out.append((round(clock.now - 100.0, 6), chunk))
