@@ -6,8 +6,8 @@
 ``code`` values, so a client's error handling can be tested against the mock (§2.6).
 
 This module also holds the pieces the other two OpenAI dialects share (request validation
-helpers, the fast token frame, argument fragments): ``openai_completions`` and
-``openai_responses`` import them from here.
+helpers, argument fragments; the chunk bytes and token cache are in ``openai_chunks``):
+``openai_completions`` and ``openai_responses`` import them from here.
 
 Deliberate divergences (choices a future reader might wrongly "fix"):
 
@@ -23,18 +23,19 @@ Divergence #4: unknown request parameters are accepted and ignored (the real API
 Divergence #5: with ``n`` > 1 the choices are interleaved token by token, one choice per chunk,
     and the n chunks of one token position leave together as one frame: the pace (and
     ``error_after:N``) counts token positions, not chunks (§2.4 R8).
+Divergence #6: content and argument-fragment chunks omit ``system_fingerprint`` and
+    ``"logprobs":null`` (both optional, §2.3); the first and last chunks keep them
+    (``openai_chunks``, Divergence #1).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from json.encoder import encode_basestring_ascii
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ..tokens import count_tokens, tokenize
+from ..tokens import count_tokens
 from .base import (
     Frame,
     Message,
@@ -46,20 +47,15 @@ from .base import (
     dumps,
     random_id,
 )
+from .openai_chunks import ChatChunks, token_frames
+
+# Re-exported: the other OpenAI dialects import these from here.
+from .openai_chunks import escape as escape
+from .openai_chunks import reply_tokens as reply_tokens
+from .openai_chunks import token_frame as token_frame
 from .shapes import openai_error_object
 
 __all__ = ["OpenAIChatDialect"]
-
-#: JSON string literal of a str, ASCII only (the C encoder behind ``json.dumps``); the same
-#: output as ``dumps(text)`` (§1.8 F-13: no raw line separators on the wire).
-escape: Callable[[str], str] = encode_basestring_ascii
-
-# --- fast token frames ------------------------------------------------------------------------
-
-def token_frame(data: bytes) -> Frame:
-    """``Frame(data, token=True)``: one content event."""
-    return Frame(data, True)
-
 
 # --- ids, finish reasons, tokens ---------------------------------------------------------------
 
@@ -78,20 +74,6 @@ FINISH_REASONS = {
 # `"}`): words with the whitespace before them, whitespace, runs of punctuation. Every
 # character matches one alternative, so the fragments concatenate back to the text.
 _ARG_PIECES = re.compile(r"\s*\w+|\s+|[^\w\s]+")
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_tokens(text: str) -> tuple[str, ...]:
-    return tuple(tokenize(text))
-
-
-def reply_tokens(text: str) -> Sequence[str]:
-    """``tokenize(text)``, remembered for short texts: a mock streams the same few replies
-    over and over (the default reply, a rule's reply, a load test's lorem), and the regex
-    costs about as much per token as rendering the chunk. At most 32 texts of ≤ 16 KB."""
-    if len(text) <= 16384:
-        return _cached_tokens(text)
-    return tokenize(text)
 
 
 def argument_fragments(arguments: str) -> list[str]:
@@ -476,21 +458,17 @@ class OpenAIChatDialect:
         }
 
     def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
-        """§2.4 R1–R8: role chunk, content chunks, tool-call chunks, finish, usage, [DONE]."""
+        """§2.4 R1–R8: role chunk, content chunks, tool-call chunks, finish, usage, [DONE].
+
+        The middle chunks (content, argument fragments) are lean (openai_chunks.py, Divergence
+        #1); the role, tool-call header, finish and usage chunks are whole.
+        """
         fp = ctx.extra.get("system_fingerprint", self.system_fingerprint)
-        # The constant part of every chunk, rendered once (§2.3: the same id, created, model
-        # and fingerprint in every chunk); only the choice in the middle changes.
-        head = (f'data: {{"id":{escape(ctx.id)},"object":"chat.completion.chunk",'
-                f'"created":{int(ctx.created)},"model":{escape(ctx.model)},'
-                f'"system_fingerprint":{dumps(fp)},"choices":[')
-        tail = ("]," + '"usage":null}\n\n') if prompt.include_usage else "]}\n\n"
+        env = ChatChunks(ctx.id, int(ctx.created), ctx.model, fp, prompt.include_usage)
         n = prompt.n
         tokens = reply_tokens(reply.text)
         calls = reply.tool_calls
         ids = [[call_id(c) for c in calls] for _ in range(n)]
-
-        def chunks(choices: Iterable[str]) -> bytes:
-            return "".join(head + c + tail for c in choices).encode()
 
         def header(i: int, k: int) -> str:
             c = calls[k]
@@ -500,38 +478,37 @@ class OpenAIChatDialect:
         # R1: the role, once per choice. A tool-calls-only answer carries the first call's
         # header in the same delta, with content null (the §2.5 capture).
         if tokens or not calls:
-            yield Frame(chunks(
+            yield Frame(env.full([
                 f'{{"index":{i},"delta":{{"role":"assistant","content":"","refusal":null}}'
-                + _LOGPROBS_NULL for i in range(n)))
+                + _LOGPROBS_NULL for i in range(n)]))
         else:
-            yield Frame(chunks(
+            yield Frame(env.full([
                 f'{{"index":{i},"delta":{{"role":"assistant","content":null,"tool_calls":['
-                f'{header(i, 0)}],"refusal":null}}' + _LOGPROBS_NULL for i in range(n)))
+                f'{header(i, 0)}],"refusal":null}}' + _LOGPROBS_NULL for i in range(n)]))
 
         # R2: one content chunk per token; the JSON around the token is pre-rendered and the
         # frames of repeated tokens are reused.
         if tokens:
-            yield from self._token_frames(
-                tokens, [head + f'{{"index":{i},"delta":{{"content":' for i in range(n)],
-                "}" + _LOGPROBS_NULL + tail)
+            yield from token_frames(
+                tokens, [env.lean_before(i, '"content"') for i in range(n)], env.lean_after("}"))
 
         # R6: each call's header (unless already in the role chunk), then its arguments.
         for k, call in enumerate(calls):
             if tokens or k:
-                yield Frame(chunks(f'{{"index":{i},"delta":{{"tool_calls":[{header(i, k)}]}}'
-                                   + _LOGPROBS_NULL for i in range(n)))
+                yield Frame(env.full([f'{{"index":{i},"delta":{{"tool_calls":[{header(i, k)}]}}'
+                                      + _LOGPROBS_NULL for i in range(n)]))
             pieces = argument_fragments(call.arguments)
             if pieces:
-                yield from self._token_frames(
+                yield from token_frames(
                     pieces,
-                    [head + f'{{"index":{i},"delta":{{"tool_calls":[{{"index":{k},'
-                     '"function":{"arguments":' for i in range(n)],
-                    "}}]}" + _LOGPROBS_NULL + tail)
+                    [env.lean_before(i, f'"tool_calls":[{{"index":{k},"function":{{"arguments"')
+                     for i in range(n)],
+                    env.lean_after("}}]}"))
 
         # R3: the finish chunk of each choice.
         finish = escape(FINISH_REASONS.get(reply.finish_reason, "stop"))
-        yield Frame(chunks(f'{{"index":{i},"delta":{{}},"logprobs":null,"finish_reason":{finish}}}'
-                           for i in range(n)))
+        yield Frame(env.full([f'{{"index":{i},"delta":{{}},"logprobs":null,'
+                              f'"finish_reason":{finish}}}' for i in range(n)]))
         # R4: the usage chunk, choices empty.
         if prompt.include_usage:
             usage = {"id": ctx.id, "object": "chat.completion.chunk", "created": ctx.created,
@@ -540,33 +517,6 @@ class OpenAIChatDialect:
             yield Frame(f"data: {dumps(usage)}\n\n".encode())
         # R5
         yield Frame(b"data: [DONE]\n\n")
-
-    @staticmethod
-    def _token_frames(
-        pieces: Sequence[str], before: list[str], after: str
-    ) -> Iterator[Frame]:
-        """One token frame per piece: ``before[i] + "<piece as JSON>" + after`` per choice.
-
-        A piece seen before in this stream reuses its frame (frames are immutable).
-        """
-        cache: dict[str, Frame] = {}
-        if len(before) == 1:
-            # The hot loop of every chat stream: locals only, one dict lookup per token.
-            pre = before[0]
-            get = cache.get
-            for piece in pieces:
-                frame = get(piece)
-                if frame is None:
-                    frame = cache[piece] = token_frame((pre + escape(piece) + after).encode())
-                yield frame
-            return
-        for piece in pieces:
-            frame = cache.get(piece)
-            if frame is None:
-                quoted = escape(piece)
-                frame = cache[piece] = token_frame(
-                    "".join(pre + quoted + after for pre in before).encode())
-            yield frame
 
     def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
         """The ``chat.completion`` object (§2.7)."""

@@ -73,6 +73,9 @@ def test_registered() -> None:
 HEAD = ('data: {"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012","object":"chat.completion.chunk",'
         '"created":1727346168,"model":"gpt-4o-mini","system_fingerprint":"fp_0123456789",'
         '"choices":[')
+# Content and argument chunks: the required envelope only (openai_chunks.py, Divergence #1).
+LEAN = ('data: {"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012","object":"chat.completion.chunk",'
+        '"created":1727346168,"model":"gpt-4o-mini","choices":[')
 
 
 def test_text_stream_exact() -> None:
@@ -80,14 +83,28 @@ def test_text_stream_exact() -> None:
     expected = (
         HEAD + '{"index":0,"delta":{"role":"assistant","content":"","refusal":null},'
         '"logprobs":null,"finish_reason":null}]}\n\n'
-        + HEAD + '{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]}'
-        "\n\n"
-        + HEAD + '{"index":0,"delta":{"content":" world"},"logprobs":null,'
-        '"finish_reason":null}]}\n\n'
+        + LEAN + '{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}\n\n'
+        + LEAN + '{"index":0,"delta":{"content":" world"},"finish_reason":null}]}\n\n'
         + HEAD + '{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
         "data: [DONE]\n\n"
     )
     assert raw(Reply("Hello world")) == expected.encode()
+
+
+def test_tool_call_stream_exact() -> None:
+    """The §2.5 tool-call capture's shape: whole header chunk, lean argument chunks."""
+    expected = (
+        HEAD + '{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,'
+        '"id":"call_4XzlGBLtUe9dy3GVNV4jhq7h","type":"function","function":{"name":'
+        '"get_weather","arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}]}'
+        "\n\n"
+        + "".join(LEAN + '{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":'
+                  + json.dumps(piece) + '}}]},"finish_reason":null}]}\n\n'
+                  for piece in ['{"', "city", '":"', "New", " York", " City", '"}'])
+        + HEAD + '{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}]}\n\n'
+        "data: [DONE]\n\n"
+    )
+    assert raw(Reply("", tool_calls=(WEATHER,), finish="tool_calls")) == expected.encode()
 
 
 def test_include_usage_stream_exact() -> None:
@@ -129,11 +146,16 @@ def test_frames_are_whole_events_and_tokens_marked() -> None:
         assert not f.paced and f.pause == 0.0
 
 
-def test_same_envelope_in_every_chunk() -> None:
-    cs = chunks(Reply("Hello there, friend"), stream_options={"include_usage": True})
+@pytest.mark.parametrize("usage", [False, True])
+def test_same_envelope_in_every_chunk(usage: bool) -> None:
+    """§2.3: the required envelope in every chunk; the optional fingerprint in the first and
+    the last (where openai-python's stream helper reads it), not in the middle ones."""
+    cs = chunks(Reply("Hello there, friend"), stream_options={"include_usage": usage})
     for c in cs:
-        assert (c["id"], c["object"], c["created"], c["model"], c["system_fingerprint"]) == (
-            ID, "chat.completion.chunk", CREATED, MODEL, FP)
+        assert (c["id"], c["object"], c["created"], c["model"]) == (
+            ID, "chat.completion.chunk", CREATED, MODEL)
+    assert [c.get("system_fingerprint") for c in cs] == [FP, None, None, None, FP] + (
+        [FP] if usage else [])
 
 
 @given(st.text(max_size=60))
@@ -159,7 +181,8 @@ def test_finish_and_role_only_once() -> None:
     assert sum("role" in d for d in deltas(cs)) == 1
     finishes = [c["choices"][0]["finish_reason"] for c in cs]
     assert finishes == [None, None, None, None, "stop"]
-    assert all(c["choices"][0]["logprobs"] is None for c in cs)
+    assert all(c["choices"][0].get("logprobs") is None for c in cs)
+    assert ["logprobs" in c["choices"][0] for c in cs] == [True, False, False, False, True]
 
 
 @pytest.mark.parametrize(("neutral", "openai"), [
