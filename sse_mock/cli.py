@@ -83,7 +83,122 @@ def build_parser() -> argparse.ArgumentParser:
         "effective configuration (defaults filled in) as JSON. Exit status 2 on an error.",
     )
     check.add_argument("config", metavar="CONFIG", help="the configuration file")
+    add_record_commands(sub)
     return parser
+
+
+# -- record and replay (issue 15): `sse-mock record` and `sse-mock cassettes` ------------------
+
+
+def add_record_commands(sub: Any) -> None:
+    from .config import UPSTREAM_FAMILIES
+
+    record = sub.add_parser(
+        "record",
+        help="run a recording proxy: answers from cassettes, the rest from the real providers",
+        description="Run the mock as a recording proxy on a port, for apps that cannot embed "
+        "the middleware: point the app's SDK at it (OpenAI base_url http://HOST:PORT/v1, "
+        "Anthropic http://HOST:PORT). A request that no cassette answers goes to the provider "
+        "with the app's own credentials, streams back as it arrives and is written to a "
+        "cassette in --cassettes (none of the credentials are).",
+    )
+    record.add_argument("--cassettes", metavar="DIR", required=True,
+                        help="the folder of cassettes (created if missing)")
+    record.add_argument("--mode", choices=("new", "all"), default="new",
+                        help="new: only requests without a cassette go upstream (default); "
+                        "all: every request goes upstream and its cassette is rewritten")
+    for family, (_, example) in UPSTREAM_FAMILIES.items():
+        record.add_argument(f"--{family}", metavar="URL",
+                            help=f"{family} base URL (default: the configuration's, else "
+                            f"{example})")
+    record.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    record.add_argument("--port", type=int, default=8002, help="TCP port (default: 8002)")
+    record.add_argument("--prefix", default="",
+                        help='where the routes mount (default: "", the root, like the providers)')
+    record.add_argument("--config", metavar="FILE", help="configuration file (TOML, JSON, YAML)")
+    cassettes = sub.add_parser(
+        "cassettes", help="list, show or prune recorded cassettes",
+        description="Inspect a folder of cassettes written by record and replay.")
+    what = cassettes.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = what.add_parser("list", help="one line per cassette: status, events, duration, use")
+    ls.add_argument("folder", metavar="DIR")
+    show = what.add_parser("show", help="a cassette's request and its events with their times")
+    show.add_argument("file", metavar="FILE")
+    prune = what.add_parser("prune", help="remove cassettes no replay has used lately")
+    prune.add_argument("folder", metavar="DIR")
+    prune.add_argument("--unused-for", required=True, metavar="DURATION",
+                       help="remove those neither recorded nor replayed for this long "
+                       "(90s, 30m, 2h, 7d): run the tests, then prune")
+    prune.add_argument("--dry-run", action="store_true", help="only list what would go")
+
+
+def cassettes_command(args: argparse.Namespace) -> int:
+    from .upstream.cassette import CassetteError
+    from .upstream.commands import list_cassettes, parse_duration, prune, show_cassette
+
+    try:
+        if args.action == "list":
+            print(list_cassettes(args.folder))
+        elif args.action == "show":
+            print(show_cassette(args.file))
+        else:
+            removed = prune(args.folder, parse_duration(args.unused_for), args.dry_run)
+            verb = "would remove" if args.dry_run else "removed"
+            for path in removed:
+                print(f"{verb} {path.name}")
+            print(f"{verb} {len(removed)} cassette(s)")
+    except (CassetteError, ValueError) as exc:
+        print(f"sse-mock cassettes: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"sse-mock cassettes: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def record_command(args: argparse.Namespace) -> int:
+    from .app import create_app
+    from .config import UPSTREAM_FAMILIES
+    from .serving import make_server, use_gevent
+
+    given = {f: getattr(args, f) for f in UPSTREAM_FAMILIES if getattr(args, f) is not None}
+    options: dict[str, Any] = {"record": args.mode, "cassettes": args.cassettes,
+                               "prefix": args.prefix, "upstream": given}
+    try:
+        configured = load_config(args.config, **options).upstream
+        # A family with no URL in the file or the options goes to the real provider.
+        options["upstream"] = {**{f: example for f, (_, example) in UPSTREAM_FAMILIES.items()
+                                  if not configured.get(f)}, **given}
+        gevent = use_gevent()
+        app = create_app(args.config, **options)
+    except ConfigError as exc:
+        print(f"sse-mock: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        server = make_server(args.host, args.port, app, gevent=gevent)
+    except OSError as exc:
+        print(f"sse-mock: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{server.port}{app.config.prefix}"
+    print(f"sse-mock {__version__}: recording proxy on {base}  (Ctrl-C to stop)")
+    for family, url in sorted(app.config.upstream.items()):
+        if family in UPSTREAM_FAMILIES and url:
+            print(f"  {family:<10} → {url}")
+    print(f"  cassettes  {Path(app.config.cassettes).resolve()}  (record = {args.mode})")
+    print(f'  OpenAI SDK:    OpenAI(base_url="{base}/v1")')
+    print(f'  Anthropic SDK: Anthropic(base_url="{base}")')
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # pragma: no cover - depends on where the signal lands
+        pass
+    finally:
+        server.server_close()
+    print("\nsse-mock: stopped")
+    return 0
 
 
 #: ``serve`` options → configuration keys (None: not given, the configuration's value stays).
@@ -162,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args.config)
+    if args.command == "record":
+        return record_command(args)
+    if args.command == "cassettes":
+        return cassettes_command(args)
     if args.command != "serve":
         parser.print_help()
         return 2

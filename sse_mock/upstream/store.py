@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .cassette import Cassette, CassetteError, Request, differences
 
-__all__ = ["CassetteStore"]
+__all__ = ["CassetteStore", "read_unused"]
 
 log = logging.getLogger("sse_mock")
 
@@ -100,9 +100,10 @@ class CassetteStore:
             return []
 
     def cassettes(self) -> Iterator[tuple[Path, Cassette | CassetteError]]:
+        """Every cassette of the folder, read without marking it used."""
         for path in self.paths():
             try:
-                yield path, Cassette.loads(path.read_text("utf-8", "surrogateescape"), str(path))
+                yield path, read_unused(path)
             except CassetteError as exc:
                 yield path, exc
             except OSError as exc:
@@ -130,6 +131,19 @@ class CassetteStore:
             return f"the nearest cassette, {name}, was recorded with other match fields"
         more = f" (and {len(diff) - 1} more)" if len(diff) > 1 else ""
         return f"the nearest cassette, {name}, differs in {diff[0]}{more}"
+
+
+def read_unused(path: Path) -> Cassette:
+    """Read a cassette for a listing or a diff: its access time — "last used", which only
+    replays set — is put back (a read may move it, e.g. under the ``relatime`` mount option)."""
+    st = path.stat()
+    try:
+        return Cassette.loads(path.read_text("utf-8", "surrogateescape"), str(path))
+    finally:
+        try:
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except OSError:
+            pass
 
 
 def _touch(path: Path, mtime_ns: int) -> None:
