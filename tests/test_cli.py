@@ -69,7 +69,7 @@ def test_serve_runs_prints_urls_streams_and_stops_on_ctrl_c() -> None:
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(timeout=10) as c:
             page = c.get(base + "/")
-            assert page.status_code == 200 and "EventSource" in page.text
+            assert page.status_code == 200 and "sse_mock demo chat" in page.text
             r = c.get(base + "/mock/stream")
             assert [e.data for e in parse(r.content)][-1] == "[DONE]"
             assert c.get(base + "/nope").status_code == 404

@@ -1,8 +1,8 @@
-"""The demo page and ``examples/browser/`` in a real headless Chromium (PROTOCOLS.md §1.7, §5.2,
-§6): streams arrive incrementally, ``[DONE]`` closes the ``EventSource``, CORS works for
-``EventSource`` (no preflight) and for ``fetch()`` with ``Authorization`` (a real preflight), a
-429 is visible to page code, and an ``EventSource`` left open reconnects with ``Last-Event-ID``,
-gets 204 and stops.
+"""``examples/browser/`` in a real headless Chromium (PROTOCOLS.md §1.7, §5.2, §6; the demo
+page is in test_demo_page.py): streams arrive incrementally, ``[DONE]`` closes the
+``EventSource``, CORS works for ``EventSource`` (no preflight) and for ``fetch()`` with
+``Authorization`` (a real preflight), a 429 is visible to page code, and an ``EventSource`` left
+open reconnects with ``Last-Event-ID``, gets 204 and stops.
 
 Skipped when ``/usr/bin/chromium`` or the ``playwright`` package is missing. Playwright drives
 Debian's Chromium through ``executable_path``; it never downloads a browser.
@@ -226,45 +226,7 @@ def origin(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-# -- the demo page (create_app serves it at /) ------------------------------------------------
-
-
-def test_demo_page_streams_incrementally_and_closes_on_done(page: Page) -> None:
-    app = create_app(delay=0.05)
-    with serve(app) as base:
-        page.goto(base + "/")
-        page.fill("#prompt", "hi there")
-        page.click("#send")
-        lengths = observe_growth(
-            page, "document.querySelector('.msg.bot').textContent",
-            "document.querySelector('.msg.bot.streaming') !== null")
-        assert lengths[0] < lengths[1]
-        page.wait_for_function(
-            "() => !document.getElementById('send').disabled"
-            " && document.querySelector('.msg.bot.streaming') === null")
-        assert page.text_content(".msg.user") == "hi there"
-        assert page.text_content(".msg.bot") == DEFAULT_REPLY
-        assert page.evaluate("window.__sources.map(s => s.readyState)") == [2]
-        assert page.evaluate("document.getElementById('stop').disabled") is True
-        wait_until(lambda: all(e.outcome != "in progress" for e in app.journal.entries()),
-                   what="the stream's journal entry to end")
-        plain = [e for e in app.journal.entries() if e.route == "plain"]
-        assert [(e.method, e.status, e.outcome) for e in plain] == [("GET", 200, "completed")]
-        assert plain[0].events == len(WORDS)
-
-
-def test_demo_page_rate_limit_fault_fails_the_source_once(page: Page) -> None:
-    app = create_app(delay=0.05)
-    with serve(app) as base:
-        page.goto(base + "/")
-        page.select_option("#fault", "rate_limit")
-        page.click("#send")
-        page.wait_for_function("() => document.querySelector('.msg.bot.err') !== null"
-                               " && !document.getElementById('send').disabled")
-        assert page.text_content(".msg.bot") == "[connection failed]"
-        assert page.evaluate("window.__sources.map(s => s.readyState)") == [2]
-        plain = [e for e in app.journal.entries() if e.route == "plain"]
-        assert [(e.status, e.fault) for e in plain] == [(429, "rate_limit")]
+# -- the demo page: tests/browser/test_demo_page.py ----------------------------------------------
 
 
 # -- examples/browser/eventsource.html ---------------------------------------------------------
