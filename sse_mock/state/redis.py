@@ -179,20 +179,27 @@ class RedisState(State):
     :param url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://…`` or ``unix://…``.
     :param prefix: the start of every key.
     :param timeout: seconds to wait for a connection or an answer before the request gets a 503.
+    :param max_connections: connections to Redis per process (requests beyond wait for one).
     """
 
     shared = True
 
     def __init__(self, url: str, *, prefix: str = "sse_mock:", journal_entries: int = 1000,
-                 journal_bytes: int = 4 << 20, timeout: float = 2.0) -> None:
+                 journal_bytes: int = 4 << 20, timeout: float = 2.0,
+                 max_connections: int = 16) -> None:
         self.name = redact(url)
         self.prefix = prefix
         self.journal_max_entries = journal_entries
         self.journal_max_bytes = journal_bytes
-        self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError],
-        )
+        # A bounded pool: when every connection is busy a request waits for one (a greenlet
+        # yields) instead of opening more — a burst of streams ending at once would otherwise
+        # open hundreds.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=timeout,
+            socket_connect_timeout=timeout, socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError])
+        self.client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 1),
+                                  retry_on_error=[redis.ConnectionError])
         r = self.client
         self._cycle = r.register_script(_CYCLE)
         self._incr = r.register_script(_INCR)
@@ -320,6 +327,7 @@ class RedisState(State):
 
     def close(self) -> None:
         self.client.close()
+        self.client.connection_pool.disconnect()
 
 
 
