@@ -530,6 +530,30 @@ def _check_table(keys: Sequence[Key], values: Mapping[str, Any], where: str) -> 
     return out
 
 
+def _check_utf8(value: Any, where: str) -> None:
+    """Every string of a configuration value must be encodable as UTF-8: a lone surrogate
+    (``"\\ud800"`` in JSON, or in a Python mapping) would fail mid-stream otherwise (issue 9)."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, place = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ConfigError(
+                    f"{place}: the text is not encodable as UTF-8 (a lone surrogate "
+                    f"U+{ord(item[exc.start]):04X} at character {exc.start})") from None
+        elif isinstance(item, Mapping):
+            for k, v in item.items():
+                stack.append((k, place))
+                stack.append((v, f"{place[:-1]}.{k}'" if place.endswith("'") else
+                              f"{place}.{k}"))
+        elif isinstance(item, list | tuple):
+            for i, v in enumerate(item):
+                stack.append((v, f"{place[:-1]}[{i}]'" if place.endswith("'") else
+                              f"{place}[{i}]"))
+
+
 def _place(where: str, key: str) -> str:
     return f"{where}: key {key!r}" if where else f"key {key!r}"
 
@@ -584,6 +608,7 @@ def load_config(
                 raise ConfigError(
                     f"{where} is unknown{hint}; allowed keys: {', '.join(sorted(_BY_NAME))}"
                 )
+            _check_utf8(value, where)
             values[name] = _check(key, value, where)
     finally:
         BASE_DIR.reset(token)

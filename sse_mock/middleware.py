@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -268,7 +269,7 @@ class SSEMockMiddleware:
                 _close(answer.chunks)
                 Journal.end(entry, "completed")
                 return []
-            return self._stream(answer.chunks, entry)
+            return self._stream(answer.chunks, entry, environ)
         body = answer.body
         if answer.status == 204:
             start_response(status_line(204), headers)
@@ -281,14 +282,17 @@ class SSEMockMiddleware:
         if head:
             return []
         if answer.chunks is not None:  # a non-streamed answer that drops the connection
-            return self._stream(answer.chunks, entry)
+            return self._stream(answer.chunks, entry, environ)
         return [body]
 
-    def _stream(self, chunks: Iterator[bytes], entry: Any) -> Iterator[bytes]:
+    def _stream(
+        self, chunks: Iterator[bytes], entry: Any, environ: WSGIEnvironment
+    ) -> Iterator[bytes]:
         """Hand the chunks to the server; record how the stream ended, whatever happens.
 
         A client that goes away shows up as ``close()`` (GeneratorExit at the ``yield``) or as a
         server's timeout (SystemExit in a gunicorn sync worker): both end up in ``finally``.
+        An exception of the mock's own is journaled as ``error``, never as the client's doing.
         """
         outcome = "client went away"
         try:
@@ -296,12 +300,33 @@ class SSEMockMiddleware:
                 entry.bytes += len(chunk)
                 yield chunk
             outcome = "fault" if entry.fault else "completed"
-        except StreamAbort:
+        except StreamAbort as abort:
             outcome = "fault"
+            drop = _quiet_drop(environ, abort)
+            if drop is abort:
+                raise
+            raise drop from None
+        except Exception:
+            outcome = "error"  # a bug of the mock's (the server logs its traceback)
             raise
         finally:
             _close(chunks)
             Journal.end(entry, outcome)
+
+
+def _quiet_drop(environ: Mapping[str, Any], abort: StreamAbort) -> BaseException:
+    """The exception that makes this server drop the connection without logging an ERROR.
+
+    An injected disconnect is a fault, not a bug (issue 9). ``StreamAbort`` (ECONNRESET) does
+    that on werkzeug and gunicorn; waitress logs a traceback for anything but its own
+    ``ClientDisconnected`` (logged at INFO), so there the stream raises that instead.
+    """
+    if "waitress.client_disconnected" in environ:
+        channel = sys.modules.get("waitress.channel")
+        disconnected = getattr(channel, "ClientDisconnected", None)
+        if isinstance(disconnected, type) and issubclass(disconnected, Exception):
+            return disconnected(str(abort))
+    return abort
 
 
 def _content_length(environ: Mapping[str, Any]) -> int | None:

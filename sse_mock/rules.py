@@ -53,7 +53,8 @@ ACTION_KEYS = {
     "reply_file": "a UTF-8 file whose text is the answer (relative to the config file)",
     "echo": "true: answer with the last user message",
     "lorem": "answer with a deterministic lorem ipsum text of this many tokens",
-    "tool_calls": "a list of {name, arguments, id?}: the model calls these tools",
+    "tool_calls": "a list of {name, arguments?, id?}: the model calls these tools (without "
+                  "arguments: an instance of the tool's JSON Schema from the request)",
     "finish": "the finish reason: " + ", ".join(FINISH),
     "usage": "{input_tokens, output_tokens}: override the counted usage",
     "delay": "seconds between tokens",
@@ -183,17 +184,37 @@ def compile_rules(config: Config) -> tuple[Rule, ...]:
     return tuple(Rule(spec, f"seq:{i}") for i, spec in enumerate(specs))
 
 
+#: Bounds of strict mode's "nearest rule" hint (issue 9: milliseconds, even for a one-megabyte
+#: message): the distinct words compared, and the characters of a word, a hint or the phrase.
+NEAREST_WORDS = 100
+NEAREST_CHARS = 200
+NEAREST_SCAN = 16 * 1024
+
+
 def nearest_rule(rules: Sequence[Rule], prompt: Prompt) -> Rule | None:
-    """The rule whose match words look most like the request (for strict mode's error)."""
-    text = prompt.last_user.casefold()
-    said = text.split() or [""]
+    """The rule whose match words look most like the request (for strict mode's error).
+
+    Its cost is bounded whatever the request: only the message's first :data:`NEAREST_SCAN`
+    characters are looked at — a substring test, then fuzzy comparisons with at most
+    :data:`NEAREST_WORDS` distinct words and the first :data:`NEAREST_CHARS` characters, each
+    cut to :data:`NEAREST_CHARS`."""
+    text = prompt.last_user[:NEAREST_SCAN].casefold()
+    head = text[: NEAREST_WORDS * 16]
+    words = dict.fromkeys(w[:NEAREST_CHARS] for w in head.split())
+    said = [*list(words)[:NEAREST_WORDS], head[:NEAREST_CHARS]]
     best, best_score = None, 0.0
     for rule in rules:
         for hint in rule.spec.hints:
             if len(hint) >= 3 and hint in text:
                 score = 1.0
-            else:  # the closest word (typos), or the whole message (phrases)
-                score = max(difflib.SequenceMatcher(None, hint, w).ratio() for w in [*said, text])
+            else:  # the closest word (typos), or the message's start (phrases)
+                matcher = difflib.SequenceMatcher(None, "", hint[:NEAREST_CHARS])
+                score = 0.0
+                for w in said:  # only what could beat the best so far is computed in full
+                    matcher.set_seq1(w)
+                    floor = max(score, best_score)
+                    if matcher.real_quick_ratio() > floor and matcher.quick_ratio() > floor:
+                        score = max(score, matcher.ratio())
             if score > best_score:
                 best, best_score = rule, score
     return best if best is not None else (rules[0] if rules else None)
@@ -279,8 +300,12 @@ def _parse_tool_calls(where: str, value: Any) -> tuple[ToolCall, ...]:
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
             raise _err(f"{w}.name", f"expected a function name (letters, digits, _ . -), "
                        f"got {name!r}")
-        args = call.get("arguments", {})
-        if isinstance(args, str):
+        args = call.get("arguments")
+        if args is None:
+            # No arguments: made at request time from the request's JSON Schema for the tool
+            # (sse_mock.schema), "{}" when it declares none.
+            text = ""
+        elif isinstance(args, str):
             try:
                 json.loads(args)
             except ValueError:
@@ -422,6 +447,7 @@ def _check_fixtures(value: Any, where: str) -> tuple[RuleSpec, ...]:
             raise ConfigError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}; a fixture "
                               "file holds only [[rules]]")
         rules = data.get("rules", [])
+        _config._check_utf8(rules, f"{path}: key 'rules'")  # JSON may hold lone surrogates
         if not isinstance(rules, list):
             raise ConfigError(f"{path}: 'rules' must be a list of tables")
         token = BASE_DIR.set(path.resolve().parent)

@@ -8,6 +8,7 @@ outcomes (point 6) and the nearest-rule CPU bound (point 7). Real servers:
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -321,3 +322,84 @@ def test_a_reply_that_cannot_be_known_is_a_204_never_another_replys_tail() -> No
     # Not an id of this stream: a 400 naming the header.
     r = client(app).get("/mock/stream", headers={"Last-Event-ID": "1:x"}, buffered=True)
     assert r.status_code == 400 and r.get_json()["error"]["param"] == "Last-Event-ID"
+
+
+# -- point 6: logs stay clean and outcomes stay true -------------------------------------------
+
+
+@pytest.mark.parametrize(("config", "key"), [
+    ({"reply": "ok \ud800"}, "key 'reply'"),
+    ({"rules": [{"match": {"contains": "x"}, "replies": ["a", "b \udfff"]}]},
+     "key 'rules[0].replies[1]'"),
+    ({"rules": [{"tool_calls": [{"name": "f", "arguments": {"city": "\ud800"}}]}]},
+     "key 'rules[0].tool_calls[0].arguments.city'"),
+])
+def test_a_reply_that_cannot_be_utf8_is_a_config_error_naming_the_key(
+    config: dict[str, Any], key: str
+) -> None:
+    from sse_mock.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(key) + ".*UTF-8"):
+        create_app(config)
+
+
+def test_lone_surrogates_in_json_files_and_fixtures_are_config_errors(tmp_path: Any) -> None:
+    from sse_mock.config import ConfigError
+
+    (tmp_path / "c.json").write_text('{"reply": "bad \\ud800 text"}')
+    with pytest.raises(ConfigError, match=r"c\.json: key 'reply'.*U\+D800"):
+        create_app(str(tmp_path / "c.json"))
+    (tmp_path / "f.json").write_text('{"rules": [{"reply": "\\udc80"}]}')
+    with pytest.raises(ConfigError, match=r"f\.json: key 'rules\[0\]\.reply'"):
+        create_app(fixtures=[str(tmp_path / "f.json")])
+
+
+def test_a_mid_stream_exception_of_the_mock_is_journaled_as_error(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sse_mock.dialects import plain
+
+    def broken(self: Any, text: str, **kw: Any) -> Any:
+        yield plain.Frame(b"data: one\n\n", True)
+        raise RuntimeError("a bug in the mock")
+
+    monkeypatch.setattr(plain.PlainDialect, "stream", broken)
+    app = create_app(delay=0)
+    r = Client(app).get("/mock/stream", buffered=False)
+    with pytest.raises(RuntimeError, match="a bug"):
+        for _ in r.response:
+            pass
+    r.close()
+    assert app.journal.entries()[-1].outcome == "error"
+
+
+# -- point 7: bounded CPU per request ----------------------------------------------------------
+
+
+def test_strict_modes_nearest_rule_compares_bounded_words_and_lengths(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import difflib
+
+    from sse_mock import rules as rules_module
+
+    compared: list[tuple[int, int]] = []
+    ratio = difflib.SequenceMatcher.ratio
+
+    def counting(self: difflib.SequenceMatcher[str]) -> float:
+        compared.append((len(self.a), len(self.b)))
+        return ratio(self)
+
+    monkeypatch.setattr(difflib.SequenceMatcher, "ratio", counting)
+    rules = [{"match": {"contains": f"topic{i} alpha"}, "reply": "x"} for i in range(20)]
+    app = create_app(delay=0, strict=True, rules=[
+        *rules, {"match": {"regex": "(?i)weath(er)?"}, "reply": "w"}])
+    words = " ".join(f"w{i % 997}x{i}" for i in range(95_000))  # ~1 MB, all distinct words
+    r = chat(app, words)
+    assert r.status_code == 404 and "nearest rule" in r.get_json()["error"]["message"]
+    assert compared
+    assert max(max(a, b) for a, b in compared) <= rules_module.NEAREST_CHARS
+    assert len(compared) <= 21 * (rules_module.NEAREST_WORDS + 1)
+    # Still a useful hint for a typo.
+    r = chat(app, "what is the wether like")
+    assert "rules[20]" in r.get_json()["error"]["message"]

@@ -152,3 +152,53 @@ def test_an_enabled_mock_warns_under_each_servers_default_logging(
         else:
             assert log.count(WARNING) == 1, log
             assert "per worker" not in log
+
+
+# -- point 6: an injected disconnect is a fault, not a traceback -------------------------------
+
+DISCONNECTS = [
+    b"GET /mock/stream?delay=0&fault=disconnect_after:2 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    chat_request("X-Mock-Fault: disconnect_after:2\r\n", stream=True),
+    chat_request("X-Mock-Fault: disconnect_after:1\r\n"),  # non-streamed: half the body
+]
+
+
+def read_until_dropped(addr: tuple[str, int], request: bytes) -> bytes:
+    with socket.create_connection(addr, timeout=5) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.parametrize("server", ["waitress", "werkzeug"])
+def test_an_injected_disconnect_logs_no_error(server: str, caplog: pytest.LogCaptureFixture
+                                              ) -> None:
+    from conftest import serve
+
+    caplog.set_level("DEBUG")
+    mw = SSEMockMiddleware(app_page, delay=0)
+    with serve(mw, server) as base:
+        host, port = base.rsplit("//", 1)[1].split(":")
+        for request in DISCONNECTS:
+            data = read_until_dropped((host, int(port)), request)
+            assert b"HTTP/1.1 200" in data and not data.endswith(b"0\r\n\r\n")  # cut short
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= 40]
+    assert not errors, errors
+    assert [e.outcome for e in mw.journal.entries()] == ["fault"] * len(DISCONNECTS)
+
+
+def test_an_injected_disconnect_logs_no_traceback_under_gunicorn() -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "-k", "gthread",
+           "--threads", "2"]
+    if any(s.name == "control_socket_disable" for s in gunicorn_settings()):
+        cmd.append("--no-control-socket")
+    with server_process([*cmd, "sse_mock:create_app(delay=0)"], port) as proc:
+        for request in DISCONNECTS:
+            data = read_until_dropped(("127.0.0.1", port), request)
+            assert b"HTTP/1.1 200" in data and not data.endswith(b"0\r\n\r\n")
+        time.sleep(0.2)  # let the worker write whatever it would log
+        log = proc.log()
+    assert "Traceback" not in log and "ERROR" not in log, log
