@@ -37,14 +37,15 @@ Divergence #1: the plugin's default configuration is ``delay = 0`` (the package 
 Divergence #2: nothing but the standard library, pytest and sse_mock's own modules is imported
     when pytest loads the plugin; werkzeug is imported by the first test that asks for the live
     server, the SDKs never (``python -X importtime`` checks it in the tests).
-Divergence #3: with ``--sse-mock-url`` a marker is an error, not ignored: the configuration of a
-    server started elsewhere cannot change per test; queue answers with
-    ``sse_mock_server.next(...)`` instead.
+Divergence #3: with ``--sse-mock-url`` a test with a marker is skipped (with the reason), not
+    run with the marker ignored: the configuration of a server started elsewhere cannot change
+    per test. Queue answers with ``sse_mock_server.next(...)`` in tests meant for both.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -53,7 +54,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .app import _demo_page, _FallbackApp
 from .calls import Expectations, MockControl, Record
 from .config import ConfigError
 from .middleware import SSEMockMiddleware
@@ -74,14 +74,23 @@ MARKER_HELP = ("sse_mock(config=None, **options): configure the test's sse_mock 
                "plus single keys, e.g. @pytest.mark.sse_mock(delay=0.1, rules=[...])")
 
 
+def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """The app behind the test's mock: a JSON 404 for every path the mock does not answer."""
+    path = str(environ.get("PATH_INFO") or "/")
+    body = json.dumps({"error": {"message": f"Not found: {path[:200]} (sse_mock test server)",
+                                 "type": "invalid_request_error", "param": None,
+                                 "code": "not_found"}}).encode()
+    start_response("404 Not Found", [("Content-Type", "application/json"),
+                                     ("Content-Length", str(len(body)))])
+    return [body]
+
+
 class MockApp(SSEMockMiddleware, Expectations):
-    """The mock of one test: an :class:`~sse_mock.SSEMockMiddleware` (around the standalone
-    app's JSON 404) with journal assertions."""
+    """The mock of one test: an :class:`~sse_mock.SSEMockMiddleware` around a JSON 404 app,
+    with journal assertions."""
 
     def __init__(self, config: Any = None, **options: Any) -> None:
-        fallback = _FallbackApp()
-        super().__init__(fallback, config, **options)
-        fallback.configure(_demo_page(self.config.prefix), self.paths())
+        super().__init__(not_found, config, **options)
 
     def journal_records(self) -> list[Record]:
         return [e.to_dict() for e in self.journal.entries()]
@@ -265,9 +274,9 @@ def sse_mock_server(
     variables pointing at it for the test's duration."""
     if isinstance(_sse_mock_live, str):
         if request.node.get_closest_marker("sse_mock") is not None:
-            pytest.fail("@pytest.mark.sse_mock cannot configure a server started elsewhere "
+            pytest.skip("@pytest.mark.sse_mock cannot configure a server started elsewhere "
                         "(--sse-mock-url); queue answers with sse_mock_server.next(...) "
-                        "(Divergence #3)", pytrace=False)
+                        "in tests meant for both")
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         session = f"{worker}-{os.getpid()}-{next(_counter)}"
         server = LiveServer(_sse_mock_live, None, session)

@@ -3,6 +3,9 @@ files in ``cases/``, with the plugin loaded from its ``pytest11`` entry point, n
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import serve
+from test_e2e_example import CHROMIUM, copy_example
 
 from sse_mock import create_app
 from sse_mock.testing import MockControl
@@ -99,21 +103,28 @@ def test_plugin_load_imports_no_sdk_or_framework(run: object, pytester: pytest.P
 
 
 def test_xdist_workers_share_one_server_through_sessions(
-    run: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: object, pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """pytest -n 2 against one live server: every test in its own session, none sees
-    another's queued answers or journal."""
+    another's queued answers or journal — SDK tests (case_sessions) and, when Chromium is
+    there, the Playwright tests of examples/e2e (session cookie) in the same run."""
+    browser = os.access(CHROMIUM, os.X_OK) and importlib.util.find_spec("playwright")
+    if browser:
+        copy_example(pytester)
     app = create_app(delay=0)
     monkeypatch.setenv("SESSIONS_DIR", str(tmp_path))
     with serve(app) as url:
         result = run("case_sessions.py",  # type: ignore[operator]
-                     args=("-n", "2", "--sse-mock-url", url), timeout=120)
-        result.assert_outcomes(passed=8, errors=1)
+                     args=("-n", "2", "-v", "-rs", "--sse-mock-url", url), timeout=120)
+        # Tests with a marker configure a mock of their own: skipped, with the reason.
+        result.assert_outcomes(passed=10 if browser else 8, skipped=2 if browser else 1)
         result.stdout.fnmatch_lines(["*@pytest.mark.sse_mock cannot configure a server "
                                      "started elsewhere (--sse-mock-url)*"])
         sessions = [p.name for p in tmp_path.iterdir()]
         assert len(sessions) == 8
-        assert {s.split("-")[0] for s in sessions} == {"gw0", "gw1"}  # both workers ran
+        assert {s.split("-")[0] for s in sessions} <= {"gw0", "gw1"}
+        ran = set(re.findall(r"\[(gw\d)\] \[\s*\d+%\] PASSED", result.stdout.str()))
+        assert ran == {"gw0", "gw1"}  # both workers ran tests
         for session in sessions:
             records = MockControl(url, session=session).journal_records()
             assert [r["status"] for r in records] == [200, 429, 200]
