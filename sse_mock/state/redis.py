@@ -25,6 +25,11 @@ Divergence #1: connection errors become :class:`~sse_mock.state.base.StateUnavai
     Once a step has failed, :meth:`RedisState.ready` answers "down" at once to every request,
     and one request every :data:`PROBE_INTERVAL` seconds pings: the first that succeeds brings
     the mock back, by itself.
+Divergence #3: journal records are written by one writer thread (a greenlet under gevent) per
+    process, all that are waiting in one script call: a request costs no round trip of its own
+    for its record, and a burst of streams ending together costs a few. A record is in Redis a
+    moment after its answer ends; reads of the journal from the same process write what is
+    waiting first.
 Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
     still share one bucket truthfully.
 """
@@ -32,6 +37,9 @@ Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose c
 from __future__ import annotations
 
 import json
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,11 +54,17 @@ from .base import MAX_KEYS, MAX_QUEUE, Bucket, State, StateUnavailable, Taken
 
 __all__ = ["SESSION_TTL", "RedisState", "redact"]
 
+log = logging.getLogger("sse_mock")
+
 #: Seconds a session's cycles, counters and queue outlive their last change.
 SESSION_TTL = 86_400
 #: While Redis is down, how often (seconds) one request tries it again; the others get a 503
 #: at once instead of each waiting for a connection timeout.
 PROBE_INTERVAL = 0.5
+#: Journal records written per script call, and how many may wait to be written (the oldest
+#: are dropped beyond that, with a warning, while Redis is slow or down).
+_BATCH = 200
+MAX_PENDING = 10_000
 #: Journal ids read per HMGET inside a script (Lua's stack is bounded).
 _CHUNK = 500
 _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
@@ -79,15 +93,18 @@ return n
 """
 
 # KEYS: id counter, ids by start time, records, byte total
-# ARGV: session, record JSON, start time, max entries, max bytes
+# ARGV: max entries, max bytes, then (session, record JSON, start time) for each record
 _JOURNAL_ADD = """
-local id = redis.call('INCR', KEYS[1])
-local payload = ARGV[1] .. '\\n' .. ARGV[2]
-redis.call('ZADD', KEYS[2], ARGV[3], id)
-redis.call('HSET', KEYS[3], id, payload)
-local total = redis.call('INCRBY', KEYS[4], #payload)
+local max_n, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local id, total = 0, 0
+for i = 3, #ARGV, 3 do
+  id = redis.call('INCR', KEYS[1])
+  local payload = ARGV[i] .. '\\n' .. ARGV[i + 1]
+  redis.call('ZADD', KEYS[2], ARGV[i + 2], id)
+  redis.call('HSET', KEYS[3], id, payload)
+  total = redis.call('INCRBY', KEYS[4], #payload)
+end
 local n = redis.call('ZCARD', KEYS[2])
-local max_n, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
 while n > 0 and (n > max_n or total > max_bytes) do
   local old = redis.call('ZPOPMIN', KEYS[2])[1]
   local p = redis.call('HGET', KEYS[3], old)
@@ -211,6 +228,11 @@ class RedisState(State):
         self._journal_keys = [p + "jid", p + "j", p + "jd", p + "jb"]
         self._down = ""  # why Redis is known to be down ("" = up)
         self._next_probe = 0.0
+        self._pending: list[tuple[str, str, str]] = []  # journal records to write
+        self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one write at a time: readers wait for it
+        self._wake = threading.Event()
+        self._writer_pid = 0  # the process whose writer thread runs (0: none yet)
 
     def _key(self, session: str, kind: str) -> str:
         return f"{self.prefix}s:{session}:{kind}"
@@ -258,16 +280,48 @@ class RedisState(State):
         return 0  # written once, when it ends (Divergence #1 of sse_mock.state.base)
 
     def journal_finish(self, session: str, id: int, record: dict[str, Any], size: int) -> int:
+        """Queue the record for the writer (Divergence #3); its id is given in Redis."""
         if not self.journal_max_entries:
             return id
         data = {k: v for k, v in record.items() if k != "id"}
         text = json.dumps(data, default=str, separators=(",", ":"))
-        start = record.get("time") or 0.0
-        return int(self._run(self._journal_add, keys=self._journal_keys,
-                             args=[session, text, repr(float(start)),
-                                   self.journal_max_entries, self.journal_max_bytes]))
+        item = (session, text, repr(float(record.get("time") or 0.0)))
+        start = False
+        with self._pending_lock:
+            self._pending.append(item)
+            if len(self._pending) > MAX_PENDING:
+                del self._pending[: len(self._pending) - MAX_PENDING]
+            if self._writer_pid != os.getpid():  # none yet, or forked from one that had it
+                self._writer_pid = os.getpid()
+                start = True
+        if start:
+            threading.Thread(target=self._write_loop, name="sse_mock-journal",
+                             daemon=True).start()
+        self._wake.set()
+        return 0
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.flush()
+            except StateUnavailable as exc:
+                log.warning("sse_mock: journal records not written: %s", exc)
+
+    def flush(self) -> None:
+        """Write the journal records that are waiting, now."""
+        with self._flush_lock:
+            with self._pending_lock:
+                items, self._pending = self._pending, []
+            for i in range(0, len(items), _BATCH):
+                args: list[Any] = [self.journal_max_entries, self.journal_max_bytes]
+                for item in items[i:i + _BATCH]:
+                    args += item
+                self._run(self._journal_add, keys=self._journal_keys, args=args)
 
     def journal_entries(self, session: str) -> list[dict[str, Any]]:
+        self.flush()
         flat = self._run(self._journal_scan, keys=self._journal_keys[1:], args=[session, "0"])
         out = []
         for i in range(0, len(flat), 2):
@@ -277,6 +331,7 @@ class RedisState(State):
         return out
 
     def journal_clear(self, session: str) -> None:
+        self.flush()
         self._run(self._journal_scan, keys=self._journal_keys[1:], args=[session, "1"])
 
     # -- queued actions ------------------------------------------------------------------------
@@ -311,6 +366,7 @@ class RedisState(State):
             self._run(self.client.delete, *(self._key(session, k) for k in "cnq"))
             self.journal_clear(session)
             return
+        self.flush()  # what is waiting belongs to before the reset
         pattern = _glob_escape(self.prefix) + "*"
         with self._up():
             batch: list[bytes] = []
@@ -326,6 +382,10 @@ class RedisState(State):
         self._run(self.client.ping)
 
     def close(self) -> None:
+        try:
+            self.flush()
+        except StateUnavailable:
+            pass
         self.client.close()
         self.client.connection_pool.disconnect()
 
