@@ -56,6 +56,9 @@ class Entry:
     # cassette), "recording" (the upstream, written to `cassette`) or "upstream" (passed through).
     source: str | None = None
     cassette: str | None = None  # the cassette's file name
+    # What of the reply does not fit the request's JSON Schemas (sse_mock.schema): a rule's fixed
+    # tool arguments or JSON reply; None when there was nothing to check or everything fits.
+    schema_errors: list[str] | None = None
     _start: float = field(default=0.0, repr=False)
     _journal: Journal | None = field(default=None, repr=False, compare=False)
     _size: int = field(default=0, repr=False, compare=False)

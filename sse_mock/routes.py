@@ -21,6 +21,7 @@ from .dialects.base import (
     Message,
     MockError,
     Prompt,
+    Reply,
     StreamContext,
     dumps,
 )
@@ -29,6 +30,7 @@ from .faults import Fault, StreamAbort, apply_stream_fault
 from .journal import Entry
 from .rules import nearest_rule
 from .scenario import Decision, fit_reply
+from .schema import structure
 from .upstream.replay import closing, timed
 
 if TYPE_CHECKING:
@@ -253,7 +255,7 @@ def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prom
             return recorded
     decision = _decide(mw, call, prompt, dialect.family, miss=miss)
     fault = decision.fault
-    reply = fit_reply(decision.reply, prompt)
+    reply = fit_reply(_structured(mw, call, decision, prompt), prompt)
     ctx = dialect.new_context(prompt)
     if prompt.stream:
         framing: Framing = getattr(dialect, "framing", SSE)
@@ -268,6 +270,19 @@ def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prom
     if decision.timing.first_token_delay:
         hold(decision.timing.first_token_delay, mw.config.max_request_seconds)
     return _body_answer(dumps(dialect.complete(reply, prompt, ctx)).encode(), fault)
+
+
+def _structured(mw: SSEMockMiddleware, call: Call, decision: Decision, prompt: Prompt) -> Reply:
+    """Tool arguments and structured output from the request's JSON Schemas (sse_mock.schema);
+    a rule's fixed ones are checked: a mismatch is noted in the journal, an error when strict."""
+    reply, problems = structure(decision.reply, prompt, decision.timing.seed, decision.given)
+    if problems:
+        call.entry.schema_errors = problems
+        if mw.config.strict:
+            raise MockError(422, "The mock's reply does not fit the request's JSON Schema "
+                            f"(strict mode): {'; '.join(problems[:5])}", kind="invalid_request",
+                            code="schema_mismatch")
+    return reply
 
 
 def _body_answer(body: bytes, fault: Fault | None, status: int = 200,
