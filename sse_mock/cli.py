@@ -107,9 +107,9 @@ def add_record_commands(sub: Any) -> None:
     record.add_argument("--mode", choices=("new", "all"), default="new",
                         help="new: only requests without a cassette go upstream (default); "
                         "all: every request goes upstream and its cassette is rewritten")
-    for family, (_, example) in UPSTREAM_FAMILIES.items():
-        record.add_argument(f"--{family}", metavar="URL",
-                            help=f"{family} base URL (default: the configuration's, else "
+    for name, (_, _, example) in UPSTREAM_FAMILIES.items():
+        record.add_argument(f"--{name}", metavar="URL",
+                            help=f"{name} base URL (default: the configuration's, else "
                             f"{example})")
     record.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
     record.add_argument("--port", type=int, default=8002, help="TCP port (default: 8002)")
@@ -167,8 +167,9 @@ def record_command(args: argparse.Namespace) -> int:
     try:
         configured = load_config(args.config, **options).upstream
         # A family with no URL in the file or the options goes to the real provider.
-        options["upstream"] = {**{f: example for f, (_, example) in UPSTREAM_FAMILIES.items()
-                                  if not configured.get(f)}, **given}
+        options["upstream"] = {**{f: example for f, (_, _, example)
+                                  in UPSTREAM_FAMILIES.items() if not configured.get(f)},
+                               **given}
         gevent = use_gevent()
         app = create_app(args.config, **options)
     except ConfigError as exc:

@@ -220,12 +220,15 @@ RATELIMIT_KEYS = (
         minimum=0, maximum=1_000_000_000),
 )
 
-#: Provider families that record and replay can send upstream (issue 15): family → (the part of
-#: the mock's route path that the provider's base URL already holds, an example base URL). The
-#: base URL is the one the provider's SDK takes; OpenAI's ends in ``/v1``. One line per family.
-UPSTREAM_FAMILIES: dict[str, tuple[str, str]] = {
-    "openai": ("/v1", "https://api.openai.com/v1"),
-    "anthropic": ("", "https://api.anthropic.com"),
+#: Providers that record and replay can send requests to (issue 15), one line each: the
+#: ``[upstream]`` key → (the routes' family, the part of the mock's route path that the
+#: provider's base URL already holds, an example base URL). The base URL is the one the
+#: provider's SDK takes; OpenAI's ends in ``/v1``.
+UPSTREAM_FAMILIES: dict[str, tuple[str, str, str]] = {
+    "openai": ("openai", "/v1", "https://api.openai.com/v1"),
+    "anthropic": ("anthropic", "", "https://api.anthropic.com"),
+    "gemini": ("google", "", "https://generativelanguage.googleapis.com"),
+    "ollama": ("ollama", "", "http://localhost:11434"),
 }
 
 
@@ -257,9 +260,9 @@ def _check_patterns(value: Sequence[str], where: str) -> tuple[str, ...]:
 
 
 UPSTREAM_KEYS = (
-    *(Key(family, "str", "", f"Base URL of the {family} API as its SDK takes it, e.g. "
-          f"`{example}` (\"\" = this family never goes upstream).", check=_check_url)
-      for family, (_, example) in UPSTREAM_FAMILIES.items()),
+    *(Key(name, "str", "", f"Base URL of the {name} API as its SDK takes it, e.g. "
+          f"`{example}` (\"\" = these routes never go upstream).", check=_check_url)
+      for name, (_, _, example) in UPSTREAM_FAMILIES.items()),
     Key("timeout", "number", 600.0, "Seconds the upstream may stay silent before the answer "
         "is given up (a 504 before it starts, a dropped stream after).", minimum=0.001,
         maximum=3600),

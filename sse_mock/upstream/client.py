@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HOP_BY_HOP", "UpstreamClient", "passed_back"]
 
+#: family → the part of a route's path that the family's base URL already holds (``/v1``).
+_STRIP = {family: strip for family, strip, _ in UPSTREAM_FAMILIES.values()}
+
 #: PEP 3333 / RFC 9110 §7.6.1: never forwarded in either direction.
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -61,7 +64,8 @@ def passed_back(headers: Any) -> list[tuple[str, str]]:
 class UpstreamClient:
     """Sends requests to the configured base URLs (``[upstream]``), one httpx pool per process.
 
-    :param bases: family → base URL as the provider's SDK takes it (OpenAI's ends in ``/v1``).
+    :param bases: route family → base URL as the provider's SDK takes it (OpenAI's ends in
+        ``/v1``).
     :param controls: query parameter names that are the mock's own and never go upstream.
     """
 
@@ -88,7 +92,7 @@ class UpstreamClient:
     def url(self, family: str, path: str, query_string: str) -> str:
         """The upstream URL: the base URL + the route's path without the part the base already
         holds (``/v1`` for OpenAI) + the query without the mock's controls."""
-        strip = UPSTREAM_FAMILIES[family][0]
+        strip = _STRIP[family]
         if strip and path.startswith(strip + "/"):
             path = path[len(strip):]
         pairs = [(k, v) for k, v in parse_qsl(query_string, keep_blank_values=True)

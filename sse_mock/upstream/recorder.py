@@ -86,7 +86,8 @@ class Upstream:
         self.speed = config.replay_speed
         self.recorded_timing = config.replay_timing == "recorded"
         up = {**_UPSTREAM_DEFAULTS, **config.upstream}
-        bases = {family: up[family] for family in UPSTREAM_FAMILIES if up.get(family)}
+        bases = {family: up[name] for name, (family, _, _) in UPSTREAM_FAMILIES.items()
+                 if up.get(name)}
         self.client: UpstreamClient | None = None
         if self.mode != "none":
             if not bases:

@@ -401,3 +401,68 @@ def test_upstream_unreachable_is_a_502_in_the_clients_shape(tmp_path: Path) -> N
                 {"role": "user", "content": "Hi"}])
     assert info.value.status_code == 502
     assert "could not be reached" in info.value.message
+
+
+# -- the second-round dialects: Gemini (google-genai) and Ollama (ollama) -----------------------
+
+GOOGLE_KEY = "AIza" + "RECORDSECRETgoogle0123456789abcdefgh"[:35]
+
+
+def tee(app: Any, sink: list[bytearray]) -> Any:
+    """`app`, keeping the bytes of each answer as the server sent them to the client."""
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        body = bytearray()
+        sink.append(body)
+        result = app(environ, start_response)
+        try:
+            for chunk in result:
+                body += chunk
+                yield chunk
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    return wrapped
+
+
+def gemini_text(base: str) -> str:
+    from google import genai
+
+    client = genai.Client(api_key=GOOGLE_KEY, http_options={"base_url": base + "/mock",
+                                                            "timeout": 10_000})
+    return "".join(c.text or "" for c in client.models.generate_content_stream(
+        model="gemini-2.5-flash", contents="Tell me a story"))
+
+
+def ollama_text(base: str) -> str:
+    import ollama
+
+    with ollama.Client(host=base + "/mock", timeout=10) as client:
+        return "".join(p.message.content or "" for p in client.chat(
+            model="llama3.2", messages=[{"role": "user", "content": "Tell me a story"}],
+            stream=True))
+
+
+@pytest.mark.parametrize(("name", "ask"), [("gemini", gemini_text), ("ollama", ollama_text)])
+def test_gemini_and_ollama_record_and_replay(tmp_path: Path, name: str, ask: Any) -> None:
+    sent: list[bytearray] = []
+    up = create_app(reply=REPLY, delay=0.02)
+    with serve(up) as up_url:
+        rec = create_app(cassettes=str(tmp_path), record="new",
+                         upstream={name: up_url + "/mock"})
+        with serve(tee(rec, sent)) as url:
+            assert ask(url) == REPLY
+    entry = rec.journal.entries()[0]
+    assert entry.source == "recording" and entry.outcome == "completed"
+    (cassette,) = tmp_path.iterdir()
+    assert GOOGLE_KEY not in cassette.read_text() and "RECORDSECRET" not in cassette.read_text()
+    # The upstream is gone: the SDK's identical request is answered from the cassette, with the
+    # bytes the client got while recording.
+    replayed: list[bytearray] = []
+    app = create_app(cassettes=str(tmp_path), replay_speed=0)
+    with serve(tee(app, replayed)) as url:
+        assert ask(url) == REPLY
+    assert app.journal.entries()[0].source == "replay"
+    assert replayed[0] == sent[0] and len(sent[0]) > len(REPLY)
