@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-import secrets
+import random
 import string
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -59,15 +59,16 @@ def _id_table(alphabet: str) -> bytes:
 def random_id(prefix: str, length: int, alphabet: str = _ALNUM) -> str:
     """A realistic-looking id such as ``chatcmpl-`` + 29 alphanumerics (§2.3).
 
-    One read of the OS's random source per id, each byte mapped to a character (an id, not a
-    secret: the mapping's slight bias is harmless). ``secrets.choice`` per character was one
-    system call each, 13 % of a worker's CPU under paced load (bench/results/load.md).
+    Ids, not secrets: random bytes from the ``random`` module (re-seeded in each forked worker),
+    each mapped to a character (the mapping's slight bias is harmless). ``secrets.choice`` per
+    character was one system call each, 13 % of a worker's CPU under paced load
+    (bench/results/load.md).
     """
-    return prefix + secrets.token_bytes(length).translate(_id_table(alphabet)).decode()
+    return prefix + random.randbytes(length).translate(_id_table(alphabet)).decode()
 
 
 def request_id_openai() -> str:
-    return "req_" + secrets.token_hex(16)  # "req_" + 32 lowercase hex (§2.2)
+    return "req_" + random.randbytes(16).hex()  # "req_" + 32 lowercase hex (§2.2)
 
 
 def request_id_anthropic() -> str:
