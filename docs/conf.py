@@ -1,9 +1,11 @@
 """Sphinx configuration for the sse_mock documentation.
 
-Build it (warnings are errors) and run its examples::
+Install what the build needs (Sphinx and myst-parser, for the protocols page) from the ``docs``
+extra, build it (warnings are errors) and run its examples::
 
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
-    python -m sphinx -W --keep-going -b doctest docs docs/_build/doctest
+    pip install -e ".[docs]"
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+    sphinx-build -W --keep-going -b doctest docs docs/_build/doctest
 
 ``tests/test_docs.py`` runs both.
 """
@@ -29,7 +31,13 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
     "sse_mock_docs",
+    "myst_parser",  # docs/protocols.rst includes PROTOCOLS.md
+    "section_links",  # "§1.8" → a link to that section of the protocols page
 ]
+
+html_static_path = ["_static"]
+myst_heading_anchors = 0  # PROTOCOLS.md's headings keep docutils' ids (section_links reads them)
+suppress_warnings = ["myst.header"]  # PROTOCOLS.md starts at "#", then "##", "###": as written
 
 exclude_patterns = ["_build"]
 root_doc = "index"
@@ -57,6 +65,8 @@ import logging
 EXAMPLES = {str(HERE.parent / "examples")!r}  # the repository's examples/, for imports
 
 __name__ = "docs_example"  # Flask(__name__) needs a module name that is not "builtins"
+import sys as _sys, types as _types
+_sys.modules.setdefault(__name__, _types.ModuleType(__name__))  # Pyramid's Configurator looks it up
 
 # In-process test clients report wsgi.multithread = False; the mock's one-time warning about
 # single-threaded servers is meant for real servers, not for these examples.

@@ -70,7 +70,8 @@ def load_module(name: str, path: Path) -> ModuleType:
 def test_html_builds_without_warnings(html: Path) -> None:
     for page in ("index", "quickstart", "integrations/wsgi", "integrations/flask",
                  "integrations/django", "integrations/pyramid", "standalone", "providers",
-                 "scenarios", "formatter", "configuration", "servers", "api", "changelog"):
+                 "scenarios", "formatter", "configuration", "servers", "api", "changelog",
+                 "protocols"):
         assert (html / f"{page}.html").is_file(), page
 
 
@@ -243,3 +244,42 @@ def test_toml_examples_in_the_docs_are_valid_configurations() -> None:
             load_config(tomllib.loads(text))
         except (ConfigError, tomllib.TOMLDecodeError) as exc:
             pytest.fail(f"docs/{page}: a TOML example is not a valid configuration: {exc}")
+
+
+# --- the front page, the protocols page and the docs extra (issue 12.12) -----------------------
+
+
+def test_section_references_link_to_the_protocols_page(html: Path) -> None:
+    page = (html / "protocols.html").read_text(encoding="utf-8")
+    assert "Consequences for" in page and "SSEFormatter" in page  # PROTOCOLS.md §1.8, rendered
+    formatter = (html / "formatter.html").read_text(encoding="utf-8")
+    links = re.findall(r'href="protocols\.html#([^"]+)"[^>]*>§1\.8<', formatter)
+    assert links, "§1.8 in formatter.rst is not a link"
+    assert f'id="{links[0]}"' in page  # the anchor exists on the protocols page
+    assert "§9.2" in page  # the HTML standard's own numbers, which are no section here, stay
+
+
+def test_front_page_shows_the_demo_and_an_sdk_snippet(html: Path) -> None:
+    index = (html / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<img [^>]*src="_images/demo-chat\.png"', index)
+    assert (html / "_images" / "demo-chat.png").stat().st_size > 10_000
+    text = re.sub(r"<[^>]+>", "", index)  # the code block, without its highlighting spans
+    assert "base_url" in text and "chat.completions.create" in text
+
+
+def test_the_docs_extra_has_what_the_build_imports_and_readme_names_its_command() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    docs_extra = " ".join(project["optional-dependencies"]["docs"])
+    for package in ("sphinx", "myst-parser"):
+        assert package in docs_extra
+        assert package in " ".join(project["optional-dependencies"]["test"])
+    command = "sphinx-build -W --keep-going -b html docs docs/_build/html"
+    assert command in (DOCS / "conf.py").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install -e ".[docs]"' in readme and command in readme
+
+
+def test_seed_names_only_the_seed_option() -> None:
+    # "seed" is a configuration key; the original blog example is not called "the seed".
+    for path in [ROOT / "README.md", *DOCS.rglob("*.rst")]:
+        assert "seed's" not in path.read_text(encoding="utf-8"), path

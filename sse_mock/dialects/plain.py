@@ -1,5 +1,5 @@
-"""The seed's stream: one ``data: <word>`` event per whitespace-separated word, then
-``data: [DONE]`` (DESIGN.md A, ``GET /mock/stream``).
+"""The original blog example's stream: one ``data: <word>`` event per whitespace-separated word,
+then ``data: [DONE]`` (DESIGN.md A, ``GET /mock/stream``).
 
 Events carry ``id:`` lines (their index) so that a reconnecting ``EventSource`` sends
 ``Last-Event-ID`` and the stream resumes after it; the ``[DONE]`` event has id ``len(words)``,
