@@ -74,8 +74,10 @@ def test_schedule_is_absolute_so_late_wakeups_do_not_accumulate() -> None:
 
 def test_heartbeat_comments_fill_long_silences() -> None:
     out = run(tokens(1), Timing(interval=0.1, first_token_delay=35, heartbeat=15))
-    assert out == [(0.0, FIRST_CHUNK), (15.0, HEARTBEAT), (30.0, HEARTBEAT),
-                   (35.0, b"data: 0\n\n")]
+    # Each heartbeat is followed by two probes, 0.1 s apart (pacing.py, Divergence #1).
+    assert [(round(t, 6), c) for t, c in out] == [
+        (0.0, FIRST_CHUNK), (15.0, HEARTBEAT), (15.1, HEARTBEAT), (15.2, HEARTBEAT),
+        (30.0, HEARTBEAT), (30.1, HEARTBEAT), (30.2, HEARTBEAT), (35.0, b"data: 0\n\n")]
 
 
 def test_heartbeat_off() -> None:

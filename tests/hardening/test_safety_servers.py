@@ -202,3 +202,68 @@ def test_an_injected_disconnect_logs_no_traceback_under_gunicorn() -> None:
         time.sleep(0.2)  # let the worker write whatever it would log
         log = proc.log()
     assert "Traceback" not in log and "ERROR" not in log, log
+
+
+# -- Also: a client that leaves during a stall is noticed within one heartbeat ------------------
+
+HEARTBEAT = 1.0
+STALL = b"GET /mock/stream?delay=0&fault=stall_after:2:30 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+def leave_during_stall(addr: tuple[str, int]) -> float:
+    """Read two events of a stalled stream, go away; the monotonic time of leaving."""
+    with socket.create_connection(addr, timeout=5) as s:
+        s.sendall(STALL)
+        data = b""
+        while data.count(b"data: ") < 2:
+            data += s.recv(65536)
+        return time.monotonic()
+
+
+def journal_outcomes(base: str) -> list[str]:
+    with socket.create_connection(tuple_of(base), timeout=5) as s:
+        s.sendall(b"GET /mock/_journal HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    body = data.split(b"\r\n\r\n", 1)[1]
+    return [e["outcome"] for e in json.loads(body)["data"] if e["route"] == "plain"]
+
+
+def tuple_of(base: str) -> tuple[str, int]:
+    host, port = base.rsplit("//", 1)[1].split(":")
+    return host, int(port)
+
+
+@contextmanager
+def any_server(kind: str, **options: Any) -> Iterator[str]:
+    """``create_app(**options)`` on werkzeug or waitress in this process, or under gunicorn."""
+    if kind == "gunicorn":
+        app_options = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        port = free_port()
+        cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "-k", "gthread",
+               "--threads", "4"]
+        if any(s.name == "control_socket_disable" for s in gunicorn_settings()):
+            cmd.append("--no-control-socket")
+        with server_process([*cmd, f"sse_mock:create_app({app_options})"], port) as proc:
+            yield proc.url
+    else:
+        from conftest import serve
+
+        from sse_mock import create_app
+
+        with serve(create_app(**options), kind) as url:
+            yield url
+
+
+@pytest.mark.parametrize("server", ["waitress", "werkzeug", "gunicorn"])
+def test_a_client_leaving_during_a_stall_is_cleaned_up_within_one_heartbeat(server: str) -> None:
+    with any_server(server, delay=0, heartbeat=HEARTBEAT) as base:
+        left = leave_during_stall(tuple_of(base))
+        deadline = left + HEARTBEAT + 3
+        while journal_outcomes(base) != ["client went away"]:
+            assert time.monotonic() < deadline, journal_outcomes(base)
+            time.sleep(0.02)
+        noticed = time.monotonic() - left
+    # One heartbeat (the next write) plus the 0.2 s of probes after it, and some slack.
+    assert noticed < HEARTBEAT + 0.7, f"{server} noticed after {noticed:.2f} s"
