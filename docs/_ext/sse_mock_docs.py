@@ -40,6 +40,9 @@ ROUTE_DOCS: dict[str, str] = {
     "openai-model": "one model, or a 404 ``model_not_found``",
     "anthropic-messages": "Anthropic Messages, streamed or not",
     "journal": "the :ref:`journal <journal>` as JSON; ``DELETE`` clears it",
+    "next": "queue the next answers (:doc:`testing`); ``GET`` lists the queue",
+    "reset": "restart the journal, cycles, sequences and queue (one session, or all)",
+    "verdict": "the :ref:`resilience verdict <verdict>` as JSON",
 }
 
 FAMILY_DOCS = {"plain": "plain", "openai": "OpenAI", "anthropic": "Anthropic"}
