@@ -252,6 +252,24 @@ LONG_DELAY = 0.08
 LONG_REPLY = " ".join(f"w{i}" for i in range(25))  # 25 words at 0.08 s: a 1.9 s stream
 
 
+def assert_shown_on_schedule(page: Page, start: float) -> None:
+    """LONG_REPLY appeared word by word, as the server sent it (RECORD_WORDS_SHOWN's record
+    against the server's start time; word i is due i·LONG_DELAY after it)."""
+    n = len(LONG_REPLY.split())
+    due = [start + i * LONG_DELAY for i in range(n)]
+    shown: dict[int, float] = {}  # words on the page → when (s, wall clock) they first were
+    for ms, count in page.evaluate("window.__shown"):
+        shown.setdefault(int(count), ms / 1000)
+    # The text grew word by word: the page showed 1, 2, … n words, each at its own time.
+    assert sorted(shown) == list(range(1, n + 1)), sorted(shown)
+    times = [shown[k] for k in range(1, n + 1)]
+    assert times == sorted(times)
+    # The words came as they were sent, not all at the end: the first half was on the page
+    # before the last word was due (0.9 s before it and more; the browser's clock and Python's
+    # agree to a few ms).
+    assert all(t < due[-1] for t in times[: n // 2]), [round(t - start, 3) for t in times]
+
+
 def test_eventsource_page_reads_the_stream(page: Page, origin: str) -> None:
     # Robust by design under CPU load: the page's own record of when each word appeared is
     # checked against the schedule the server reports (the journal's start time; word i is due
@@ -274,20 +292,7 @@ def test_eventsource_page_reads_the_stream(page: Page, origin: str) -> None:
                    what="the stream's journal entry to end")
         assert [(e.status, e.outcome) for e in s.plain_entries()] == [(200, "completed")]
 
-        start = s.plain_entries()[0].time
-        n = len(LONG_REPLY.split())
-        due = [start + i * LONG_DELAY for i in range(n)]
-        shown: dict[int, float] = {}  # words on the page → when (s, wall clock) they first were
-        for ms, count in page.evaluate("window.__shown"):
-            shown.setdefault(int(count), ms / 1000)
-        # The text grew word by word: the page showed 1, 2, … n words, each at its own time.
-        assert sorted(shown) == list(range(1, n + 1)), sorted(shown)
-        times = [shown[k] for k in range(1, n + 1)]
-        assert times == sorted(times)
-        # The words came as they were sent, not all at the end: the first half was on the page
-        # before the last word was due (0.9 s before it and more; the browser's clock and
-        # Python's agree to a few ms).
-        assert all(t < due[-1] for t in times[: n // 2]), [round(t - start, 3) for t in times]
+        assert_shown_on_schedule(page, s.plain_entries()[0].time)
 
 
 def test_eventsource_page_rate_limit_closes_the_source(page: Page, origin: str) -> None:
@@ -380,17 +385,17 @@ def test_unclosed_eventsource_reconnects_gets_204_and_stops(page: Page, origin: 
 
 
 def test_fetch_chat_page_streams_the_reply(page: Page, origin: str) -> None:
-    with site(origin, delay=0.03) as s:
+    # Checked against the server's schedule, like the EventSource page above.
+    page.add_init_script(RECORD_WORDS_SHOWN)
+    with site(origin, delay=LONG_DELAY, reply=LONG_REPLY) as s:
         page.goto(s.url("fetch_chat.html"))
         page.fill("#prompt", "Hi from Chromium")
         page.click("#send")
-        lengths = observe_growth(page, "document.getElementById('out').textContent",
-                                 "document.getElementById('status').dataset.state"
-                                 " === 'streaming'")
-        assert lengths[0] < lengths[1]
         page.wait_for_function("() => document.getElementById('status').dataset.state"
                                " === 'done'")
-        assert page.text_content("#out") == DEFAULT_REPLY
+        assert page.text_content("#out") == LONG_REPLY
+        (chat,) = [e for e in s.mock.journal.entries() if e.route != "plain"]
+        assert_shown_on_schedule(page, chat.time)
         assert page.get_attribute("#status", "data-http") == "200"
         assert page.evaluate("document.getElementById('send').disabled") is False
 
