@@ -5,7 +5,10 @@ it; a mistyped fault name gets "did you mean"."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import anthropic
 import openai
@@ -14,6 +17,7 @@ from conftest import serve
 from werkzeug.test import Client
 
 from sse_mock import ConfigError, create_app
+from sse_mock.testing import read_events
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +88,36 @@ def test_a_mistyped_fault_gets_did_you_mean(fault: str, hint: str) -> None:
     assert hint in str(info.value)
     r = Client(create_app(delay=0)).get("/mock/stream?fault=" + fault)
     assert r.status_code == 400 and hint in r.get_data(as_text=True)
+
+
+# -- README snippets run as pasted (issue 12.9) ---------------------------------------------------
+
+
+def readme_block(language: str, containing: str) -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return next(b for b in re.findall(rf"```{language}\n(.*?)```", text, re.S) if containing in b)
+
+
+def test_readme_flask_snippet_runs_as_pasted() -> None:
+    namespace: dict[str, Any] = {"__name__": "readme_flask"}
+    exec(readme_block("python", "SSEMock(app)"), namespace)
+    app = namespace["app"]
+    app.config.update(TESTING=True)
+    with app.test_client() as client:
+        events = read_events(client.get("/mock/stream?delay=0&reply=it+works"))
+    assert [e.data for e in events] == ["it", "works", "[DONE]"]
+
+
+def test_readme_pyramid_ini_runs_as_pasted(tmp_path: Path) -> None:
+    from paste.deploy.loadwsgi import NicerConfigParser
+    from pyramid.config import Configurator
+    from webtest import TestApp
+
+    ini = tmp_path / "development.ini"
+    ini.write_text(readme_block("ini", "sse_mock.pyramid"))
+    parser = NicerConfigParser(str(ini))
+    parser.read(str(ini))
+    settings = dict(parser.items("app:main"))
+    with Configurator(settings=settings) as config:  # as main() does: it reads pyramid.includes
+        app = TestApp(config.make_wsgi_app())
+    assert app.get("/mock/stream?delay=0").content_type == "text/event-stream"
