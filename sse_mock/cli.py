@@ -256,10 +256,11 @@ def banner(app: Any, base: str, *, reloading: bool = False) -> str:
     models = [*app.config.models, "gpt-4o-mini"]
     gemini = [*getattr(app.config, "gemini_models", ()), "gemini-2.5-flash"]
     # A path parameter becomes an example value: every row is a URL that answers.
-    examples = {"id": models[0], "model": gemini[0], "method": "streamGenerateContent"}
+    examples: dict[str, str] = {"id": str(models[0]), "model": str(gemini[0]),
+                                "method": "streamGenerateContent"}
     rows: list[tuple[str, str]] = [("demo chat page", f"{base}/")]
     for i, path in enumerate(app.paths()):
-        url = base + re.sub(r"\{(\w+)\}", lambda m: examples.get(m[1], m[1]), path)
+        url = base + re.sub(r"\{(\w+)\}", lambda m: examples.get(m[1], str(m[1])), path)
         rows.append(("routes" if i == 0 else "", url))
     rows += [
         ("OpenAI SDK", f'OpenAI(base_url="{base}{prefix}/v1", api_key="x")'),
