@@ -29,10 +29,11 @@ start-up that names the setting, e.g. ``setting 'sse_mock.delay': expected a num
 Deliberate divergences (choices a future reader might wrongly "fix"):
 
 Divergence #1: a tween (``under=INGRESS``: first after the router), not a WSGI wrap:
-    ``config.include`` cannot wrap the router it is configuring. The tween calls the mock with the request's own environ and turns
-    its answer into a WebOb response around the same iterable, so a stream stays a stream
-    (Pyramid's router returns ``response(environ, start_response)`` to the server) and its
-    ``close()`` reaches the mock. A request the mock does not answer goes on to the next tween.
+    ``config.include`` cannot wrap the router it is configuring. The tween calls the mock with
+    the request's own environ and turns its answer into a WebOb response around the same
+    iterable, so a stream stays a stream (Pyramid's router returns ``response(environ,
+    start_response)`` to the server) and its ``close()`` reaches the mock. A request the mock
+    does not answer goes on to the next tween.
 """
 
 from __future__ import annotations
