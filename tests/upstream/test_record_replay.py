@@ -181,6 +181,10 @@ def replay_app(folder: Path, **options: Any) -> Any:
     return create_app(cassettes=str(folder), redact_patterns=[r"hunter2-\w+"], **options)
 
 
+def shifted(timed: Timed) -> Timed:
+    return [(t - timed[0][0], unit) for t, unit in timed]
+
+
 def within(replay: Timed, recording: Timed, fraction: float = 0.05) -> None:
     total = recording[-1][0]
     assert abs(replay[-1][0] - total) <= fraction * total, (replay[-1][0], total)
@@ -232,6 +236,27 @@ def test_replays_on_every_server_and_in_a_fresh_process_state(
         assert data(raw_openai(url)) == data(recorded["openai"])
         assert data(raw_anthropic(url)) == data(recorded["anthropic"])
         assert time.monotonic() - t0 < recorded["openai"][-1][0]  # speed 0: no waiting
+
+
+def test_replays_across_gunicorn_workers(recorded: dict[str, Any]) -> None:
+    # Two processes, gevent workers (time.sleep patched after import): the cassettes are files.
+    import sys
+
+    from conftest import free_port, server_process
+
+    port = free_port()
+    app = f"sse_mock:create_app(cassettes={str(recorded['folder'])!r})"
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "-w", "2",
+           "-k", "gevent", "--timeout", "10", "--graceful-timeout", "2", app]
+    with server_process(cmd, port) as server:
+        replays = [raw_anthropic(server.url) for _ in range(2)]
+    for replay in replays:
+        assert data(replay) == data(recorded["anthropic"])
+        # Spaced as recorded, counted from the first byte (a fresh worker's first request
+        # pays for its imports before it).
+        within(shifted(replay), shifted(recorded["anthropic"]))
+    assert len({line.split()[-1] for line in server.final_log.splitlines()  # type: ignore
+                if "Booting worker with pid" in line}) == 2
 
 
 def test_non_streamed_answers_replay_too(recorded: dict[str, Any]) -> None:
