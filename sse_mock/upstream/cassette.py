@@ -194,6 +194,8 @@ class Cassette:
     body: bytes | None = None
     body_at: float = 0.0
     recorded_at: str = ""
+    # Which events carry content (events.is_content), worked out once per loaded cassette.
+    content: list[bool] | None = field(default=None, repr=False, compare=False)
 
     @property
     def streamed(self) -> bool:

@@ -33,12 +33,14 @@ __all__ = ["closing", "frames", "timed"]
 def frames(cassette: Cassette, speed: float | None) -> list[Frame]:
     """The cassette's events as frames; ``pause`` = the recorded gap divided by `speed`
     (0 = no gaps: as fast as possible; None = no gaps: the mock's pacing decides)."""
+    if cassette.content is None:  # once per cassette, not per replay (a JSON parse per event)
+        cassette.content = [is_content(data) for _, data in cassette.events]
     out: list[Frame] = []
     last = 0.0
-    for at, data in cassette.events:
+    for (at, data), content in zip(cassette.events, cassette.content, strict=True):
         pause = (at - last) / speed if speed else 0.0
         last = at
-        out.append(Frame(data, token=is_content(data), pause=max(pause, 0.0)))
+        out.append(Frame(data, token=content, pause=max(pause, 0.0)))
     return out
 
 
