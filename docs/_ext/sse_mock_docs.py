@@ -39,13 +39,25 @@ ROUTE_DOCS: dict[str, str] = {
     "openai-models": "the model list (:confval:`models`)",
     "openai-model": "one model, or a 404 ``model_not_found``",
     "anthropic-messages": "Anthropic Messages, streamed or not",
+    "openai-embeddings": "OpenAI embeddings (:doc:`providers_embeddings`)",
+    "gemini": "Gemini (:doc:`providers_gemini`): ``generateContent``, "
+              "``streamGenerateContent?alt=sse``, ``embedContent``, ``batchEmbedContents``, "
+              "``countTokens``, the model list (:confval:`gemini_models`); the same under "
+              "``/mock/v1/models/…``",
+    "ollama-chat": "Ollama chat (:doc:`providers_ollama`), an NDJSON stream or one object",
+    "ollama-generate": "Ollama generate, an NDJSON stream or one object",
+    "ollama-tags": "Ollama's model list (:confval:`ollama_models`)",
+    "ollama-version": "Ollama's version",
+    "ollama-embeddings": "Ollama embeddings",
+    "ollama-embeddings-legacy": "Ollama's legacy embeddings (``prompt`` → ``embedding``)",
     "journal": "the :ref:`journal <journal>` as JSON; ``DELETE`` clears it",
     "next": "queue the next answers (:doc:`testing`); ``GET`` lists the queue",
     "reset": "restart the journal, cycles, sequences and queue (one session, or all)",
     "verdict": "the :ref:`resilience verdict <verdict>` as JSON",
 }
 
-FAMILY_DOCS = {"plain": "plain", "openai": "OpenAI", "anthropic": "Anthropic"}
+FAMILY_DOCS = {"plain": "plain", "openai": "OpenAI", "anthropic": "Anthropic",
+               "google": "Google", "ollama": "Ollama"}
 
 
 # --- text helpers -----------------------------------------------------------------------------
