@@ -46,7 +46,7 @@ _NAME = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 
 def _check(name: str, where: str) -> str:
-    if not _NAME.fullmatch(name):
+    if name and not _NAME.fullmatch(name):  # empty: the default session
         raise MockError(400, f"Invalid session name {name[:40]!r} ({where}): 1–128 letters, "
                         "digits or . _ : @ / + = -", param="session")
     return name

@@ -47,7 +47,7 @@ DEFAULT_ALLOW_HEADERS = ", ".join(
     (
         "authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta",
         "anthropic-dangerous-direct-browser-access", "openai-organization", "openai-project",
-        "last-event-id", *(header.lower() for header, _ in CONTROLS.values()),
+        "last-event-id", "x-mock-session", *(header.lower() for header, _ in CONTROLS.values()),
     )
 )
 
