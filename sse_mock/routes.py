@@ -187,6 +187,13 @@ def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
         yield frame
 
 
+def _counter(entry: Entry) -> Callable[[int], None]:
+    """What the pacer tells the journal: the token frames of each write (Pacer.pace `count`)."""
+    def count(n: int) -> None:
+        entry.events += n
+    return count
+
+
 def _decide(
     mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str, resume: bool = False,
     answered: bool = False, miss: str = "", position: int | None = None,
@@ -262,8 +269,8 @@ def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prom
         frames: Iterable[Frame] = dialect.stream(reply, prompt, ctx)
         if fault is not None:
             frames = apply_stream_fault(frames, fault, dialect, ctx)
-        chunks = mw.pacer.pace(_counted(frames, call.entry), decision.timing,
-                               framing.first, framing.heartbeat)
+        chunks = mw.pacer.pace(frames, decision.timing, framing.first, framing.heartbeat,
+                               _counter(call.entry))
         return Answer(chunks=chunks, content_type=None if framing is SSE else (
             framing.content_type))
     # Not streamed: the answer arrives after the time to first token.
@@ -381,7 +388,7 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
         frames: Iterable[Frame] = dialect.stream(text, after=after, retry=retry, tag=tag)
         if fault is not None:
             frames = apply_stream_fault(frames, fault, dialect, StreamContext.new("", ""))
-        return Answer(chunks=pacer.pace(_counted(frames, call.entry), decision.timing))
+        return Answer(chunks=pacer.pace(frames, decision.timing, count=_counter(call.entry)))
 
     return Route("plain", dialect.path, frozenset({"GET"}), handle, "plain")
 
