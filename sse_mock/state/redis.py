@@ -26,10 +26,10 @@ Divergence #1: connection errors become :class:`~sse_mock.state.base.StateUnavai
     and one request every :data:`PROBE_INTERVAL` seconds pings: the first that succeeds brings
     the mock back, by itself.
 Divergence #3: journal records are written by one writer thread (a greenlet under gevent) per
-    process, all that are waiting in one script call: a request costs no round trip of its own
-    for its record, and a burst of streams ending together costs a few. A record is in Redis a
-    moment after its answer ends; reads of the journal from the same process write what is
-    waiting first.
+    process, every :data:`LINGER` seconds at most, all that are waiting in one script call: a
+    request costs no round trip of its own for its record, and a burst of streams ending
+    together costs a few. A record is in Redis some milliseconds after its answer ends; reads of
+    the journal from the same process write what is waiting first.
 Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
     still share one bucket truthfully.
 """
@@ -65,6 +65,8 @@ PROBE_INTERVAL = 0.5
 #: are dropped beyond that, with a warning, while Redis is slow or down).
 _BATCH = 200
 MAX_PENDING = 10_000
+#: Seconds the writer waits, once woken, for more records to write at once.
+LINGER = 0.02
 #: Journal ids read per HMGET inside a script (Lua's stack is bounded).
 _CHUNK = 500
 _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
@@ -303,6 +305,7 @@ class RedisState(State):
     def _write_loop(self) -> None:
         while True:
             self._wake.wait()
+            time.sleep(LINGER)  # let the records of the next few requests join this write
             self._wake.clear()
             try:
                 self.flush()
