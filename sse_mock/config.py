@@ -269,6 +269,7 @@ UPSTREAM_KEYS = (
     Key("connect_timeout", "number", 10.0, "Seconds to connect to the upstream (→ 504).",
         minimum=0.001, maximum=600),
 )
+UPSTREAM_DEFAULTS: dict[str, Any] = {k.name: k.default for k in UPSTREAM_KEYS}
 
 SCHEMA: tuple[Key, ...] = (
     Key("enabled", "bool", True, "false: every request goes to the wrapped app untouched."),
@@ -337,7 +338,7 @@ SCHEMA: tuple[Key, ...] = (
         check=_deferred("fixtures")),
     # Record and replay (issue 15; docs: record_replay).
     Key("upstream", "table", {}, "The real providers that `record` sends requests to.",
-        keys=UPSTREAM_KEYS),
+        keys=UPSTREAM_KEYS, check=lambda value, where: {**UPSTREAM_DEFAULTS, **value}),
     Key("record", "str", "none", '"new": a request no cassette answers goes upstream, is '
         'streamed through and written to a cassette; "all": every request goes upstream and its '
         'cassette is rewritten; "none": never upstream.', choices=("none", "new", "all")),
@@ -416,7 +417,7 @@ class Config:
     ratelimit: RateLimitConfig = field(default_factory=RateLimitConfig)
     rules: tuple[Any, ...] = ()
     fixtures: tuple[Any, ...] = ()
-    upstream: Mapping[str, Any] = field(default_factory=dict)  # UPSTREAM_KEYS given
+    upstream: Mapping[str, Any] = field(default_factory=lambda: dict(UPSTREAM_DEFAULTS))
     record: str = "none"
     cassettes: str = ""
     replay_timing: str = "recorded"

@@ -45,7 +45,6 @@ log = logging.getLogger("sse_mock")
 MAX_RECORDING = 32 * 1024 * 1024
 #: Query parameters that are the mock's own: never sent upstream nor written.
 MOCK_PARAMS = frozenset(CONTROLS) | {"session", "prompt"}
-_UPSTREAM_DEFAULTS = {"timeout": 600.0, "connect_timeout": 10.0}
 
 
 @dataclass
@@ -85,7 +84,7 @@ class Upstream:
         self.fields = config.cassette_match
         self.speed = config.replay_speed
         self.recorded_timing = config.replay_timing == "recorded"
-        up = {**_UPSTREAM_DEFAULTS, **config.upstream}
+        up = config.upstream
         bases = {family: up[name] for name, (family, _, _) in UPSTREAM_FAMILIES.items()
                  if up.get(name)}
         self.client: UpstreamClient | None = None
