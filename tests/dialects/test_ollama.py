@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 from conftest import validated
 from werkzeug.test import Client
@@ -190,3 +191,51 @@ def test_tags_and_version() -> None:
     assert [t["name"] for t in tags] == ["llama3.2:latest", "qwen3:8b"]
     assert all(len(t["digest"]) == 64 and t["details"]["format"] == "gguf" for t in tags)
     assert client.get("/mock/api/version", buffered=True).get_json()["version"]
+
+
+# -- over real sockets --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["werkzeug", "waitress", "wsgiref"])
+@pytest.mark.parametrize(("path", "body"), [
+    ("/mock/api/chat", chat_body()),
+    ("/mock/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+     {"contents": [{"parts": [{"text": "Hi"}]}]}),
+], ids=["ollama", "gemini"])
+def test_headers_leave_at_once_on_every_server(kind: str, path: str, body: Any) -> None:
+    """The framing's first chunk makes each server send the headers before the first token
+    (PROTOCOLS.md §5.4): here the first token is 0.6 s away."""
+    import http.client
+    import urllib.parse
+
+    from conftest import serve
+
+    with serve(create_app(delay=0, first_token_delay=0.6), kind) as base:
+        url = urllib.parse.urlsplit(base)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        try:
+            start = time.monotonic()
+            conn.request("POST", path, body=json.dumps(body),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            headers_at = time.monotonic() - start
+            data = resp.read()
+            total = time.monotonic() - start
+        finally:
+            conn.close()
+    assert resp.status == 200 and headers_at < 0.4 <= 0.55 < total
+    assert data.startswith((b" {", b"\r\ndata: "))
+
+
+def test_disconnect_after_drops_an_ndjson_stream_on_a_socket() -> None:
+    import ollama
+    from conftest import serve
+
+    with serve(create_app(delay=0), "werkzeug") as base, ollama.Client(
+            host=base + "/mock", headers={"X-Mock-Fault": "disconnect_after:2"}) as client:
+        seen: list[str] = []
+        with pytest.raises(httpx.RemoteProtocolError) as info:  # an incomplete chunked body
+            for part in client.chat(model=MODEL, messages=[{"role": "user", "content": "Hi"}],
+                                    stream=True):
+                seen.append(part.message.content or "")
+    assert seen == ["Hello,", " this"]
+    assert "incomplete" in str(info.value)
