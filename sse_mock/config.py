@@ -350,8 +350,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("replay_speed", "number", 1.0, "Divides recorded times on replay (2 = twice as fast; "
         "0 = as fast as possible).", minimum=0, maximum=1000),
     Key("cassette_match", "str-list", ("*",), "The request body fields that pick a cassette "
-        '(dotted for nested ones); "*" = the whole body. The route, path and query always '
-        "count.", check=lambda v, w: v or ("*",)),
+        '(dotted for nested ones); "*" = the whole body. The route, path, query and whether '
+        "the request streams always count.", check=lambda v, w: v or ("*",)),
     Key("redact_headers", "str-list", (), "More header names never written to a cassette "
         "(Authorization, x-api-key, api-key, x-goog-api-key and cookies never are)."),
     Key("redact_patterns", "str-list", (), "Regular expressions whose matches in request bodies "

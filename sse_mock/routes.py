@@ -313,7 +313,8 @@ def _recorded(
     rules and chaos on top. ``(None, why)`` when neither answers: the scenario does."""
     up = mw.upstream
     assert up is not None
-    request = up.request(dialect.name, dialect.family, call.environ, prompt.body, prompt.model)
+    request = up.request(dialect.name, dialect.family, call.environ, prompt.body, prompt.model,
+                         prompt.stream)
     cassette = up.find(request)
     if cassette is None and not up.records(request):
         return None, (up.nearest(request) if mw.config.strict else "")

@@ -114,9 +114,11 @@ def _select(body: Mapping[str, Any], fields: Sequence[str]) -> Any:
 _ABSENT = object()
 
 
-def fingerprint(path: str, query: Sequence[tuple[str, str]], selected: Any) -> str:
-    """SHA-256 of the canonical JSON of what decides the answer."""
-    material = {"path": path, "query": [list(p) for p in query], "body": selected}
+def fingerprint(path: str, query: Sequence[tuple[str, str]], stream: bool, selected: Any) -> str:
+    """SHA-256 of the canonical JSON of what decides the answer. Whether the client asked for a
+    stream always counts, whatever the match fields: a stream and a JSON body never mix."""
+    material = {"path": path, "query": [list(p) for p in query], "stream": stream,
+                "body": selected}
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -133,13 +135,14 @@ class Request:
     headers: Mapping[str, str]
     body: Any
     model: str
+    stream: bool
     fields: tuple[str, ...]
     fingerprint: str
 
     @classmethod
     def build(
         cls, *, route: str, family: str, method: str, path: str, query_string: str,
-        headers: Mapping[str, str], body: Mapping[str, Any], model: str,
+        headers: Mapping[str, str], body: Mapping[str, Any], model: str, stream: bool,
         fields: Sequence[str], redactor: Redactor, drop_params: Iterable[str] = (),
     ) -> Request:
         drop = CREDENTIAL_PARAMS | set(drop_params)
@@ -149,10 +152,10 @@ class Request:
         kept = {k.lower(): redactor.text(v) for k, v in headers.items()
                 if k.lower() in KEPT_REQUEST_HEADERS and redactor.keeps_header(k)}
         clean = redactor.value(dict(body))
-        digest = fingerprint(path, query, _select(clean, fields))
+        digest = fingerprint(path, query, stream, _select(clean, fields))
         return cls(route=route, family=family, method=method, path=path, query=query,
-                   headers=kept, body=clean, model=redactor.text(model), fields=tuple(fields),
-                   fingerprint=digest)
+                   headers=kept, body=clean, model=redactor.text(model), stream=stream,
+                   fields=tuple(fields), fingerprint=digest)
 
     @property
     def name(self) -> str:
@@ -166,7 +169,8 @@ class Request:
     def to_json(self) -> dict[str, Any]:
         return {"route": self.route, "family": self.family, "method": self.method,
                 "path": self.path, "query": [list(p) for p in self.query],
-                "headers": dict(self.headers), "model": self.model, "body": self.body}
+                "headers": dict(self.headers), "model": self.model, "stream": self.stream,
+                "body": self.body}
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -241,7 +245,8 @@ class Cassette:
                 route=req["route"], family=req["family"], method=req["method"],
                 path=req["path"], query=tuple((str(k), str(v)) for k, v in req["query"]),
                 headers=dict(req["headers"]), body=req["body"], model=req["model"],
-                fields=tuple(doc["match"]), fingerprint=doc["fingerprint"])
+                stream=bool(req["stream"]), fields=tuple(doc["match"]),
+                fingerprint=doc["fingerprint"])
             cassette = cls(request=request, status=int(resp["status"]),
                            content_type=str(resp["content_type"]),
                            headers=[(str(k), str(v)) for k, v in resp["headers"].items()],

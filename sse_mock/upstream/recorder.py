@@ -111,13 +111,13 @@ class Upstream:
 
     def request(
         self, route: str, family: str, environ: Mapping[str, Any], body: Mapping[str, Any],
-        model: str,
+        model: str, stream: bool,
     ) -> Request:
         path = environ.get("PATH_INFO", "")[len(self.prefix):]
         return Request.build(
             route=route, family=family, method=environ.get("REQUEST_METHOD", "POST"), path=path,
             query_string=environ.get("QUERY_STRING", ""), headers=request_headers(environ),
-            body=body, model=model, fields=self.fields, redactor=self.redactor,
+            body=body, model=model, stream=stream, fields=self.fields, redactor=self.redactor,
             drop_params=MOCK_PARAMS)
 
     def records(self, request: Request) -> bool:

@@ -118,6 +118,8 @@ class CassetteStore:
                 continue
             other = cassette.request
             diff = differences(other.selected(), request.selected())
+            if other.stream != request.stream:
+                diff.insert(0, "stream")
             if other.path != request.path:
                 diff.insert(0, "the path")
             if other.query != request.query:

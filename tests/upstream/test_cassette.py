@@ -94,7 +94,8 @@ def build(body: dict[str, Any], fields: tuple[str, ...] = ("*",), query: str = "
                          query_string=query,
                          headers={"authorization": f"Bearer {SECRET}", "x-api-key": SECRET,
                                   "anthropic-version": "2023-06-01", "user-agent": "x"},
-                         body=body, model=str(body.get("model", "")), fields=fields,
+                         body=body, model=str(body.get("model", "")),
+                         stream=bool(body.get("stream")), fields=fields,
                          redactor=redactor or Redactor(), drop_params={"fault"})
 
 
@@ -131,6 +132,8 @@ def test_fingerprint_follows_the_match_fields() -> None:
     assert build(BODY, nested).selected() == {"model": "gpt-4o-mini"}  # lists: no dotted index
     assert build(BODY, path="/v1/responses").fingerprint != a.fingerprint
     assert build(BODY, query="alt=sse").fingerprint != a.fingerprint
+    # Streamed or not always counts, whatever the match fields.
+    assert build({**BODY, "stream": False}, narrow).fingerprint != build(BODY, narrow).fingerprint
 
 
 def test_model_names_are_made_safe_for_file_names() -> None:

@@ -22,7 +22,7 @@ def cassette(content: str, model: str = "gpt-4o-mini") -> Cassette:
                             path="/v1/chat/completions", query_string="", headers={},
                             body={"model": model, "messages": [{"role": "user",
                                                                 "content": content}]},
-                            model=model, fields=("*",), redactor=Redactor())
+                            model=model, stream=False, fields=("*",), redactor=Redactor())
     return Cassette(request, 200, "text/event-stream", [("x-request-id", "req_1")],
                     events=[(0.2, b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'),
                             (0.5, b"data: [DONE]\n\n")])

@@ -51,7 +51,8 @@ def test_replay_in_process_is_valid_wsgi(tmp_path: Path) -> None:
             "messages": [{"role": "user", "content": "Hi"}]}
     request = Request.build(route="openai-chat", family="openai", method="POST",
                             path="/v1/chat/completions", query_string="", headers={},
-                            body=body, model="gpt-4o-mini", fields=("*",), redactor=Redactor())
+                            body=body, model="gpt-4o-mini", stream=True, fields=("*",),
+                            redactor=Redactor())
     events = [(0.0, b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'),
               (0.01, b"data: [DONE]\n\n")]
     CassetteStore(tmp_path).save(Cassette(request, 200, "text/event-stream",
