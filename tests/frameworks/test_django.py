@@ -301,4 +301,16 @@ def test_example_project_under_uvicorn_streams_incrementally() -> None:
             b1, b2 = r1.read(), r2.read()
             assert time.monotonic() - t0 < 1.8
         assert b1.count(b"data:") == b2.count(b"data:") == 4
+        # A client that leaves mid-stream: the mock's generator is closed (its journal says so).
+        with httpx.Client(timeout=10) as c:
+            with c.stream("GET", base + "/mock/stream?reply=a+b+c+d+e+f&delay=0.3") as r:
+                chunks = r.iter_raw()
+                next(chunks)
+            deadline = time.monotonic() + 5
+            while True:
+                outcomes = [e["outcome"] for e in c.get(base + "/mock/_journal").json()["data"]]
+                if outcomes and outcomes[-1] == "client went away":
+                    break
+                assert time.monotonic() < deadline, outcomes
+                time.sleep(0.1)
     assert "Traceback" not in server.final_log and "must consume" not in server.final_log
