@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -110,6 +111,9 @@ class UpstreamClient:
                     timeout=self._timeout, follow_redirects=False,
                     limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
                 self._pid = os.getpid()
+                # Its kept-alive connections close with the middleware (or at exit), not when
+                # the garbage collector finds their sockets.
+                weakref.finalize(self, self._client.close)
             return self._client
 
     def send(
