@@ -232,7 +232,7 @@ class Upstream:
     def _save(self, cassette: Cassette) -> None:
         try:
             path = self.store.save(cassette)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a full disk; a lone surrogate in the request
             log.warning("sse_mock: cannot write cassette %s: %s", cassette.request.name, exc)
             return
         log.info("sse_mock: recorded %s", path)
