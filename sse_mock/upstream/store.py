@@ -28,6 +28,8 @@ log = logging.getLogger("sse_mock")
 
 #: Parsed cassettes kept per process, in bytes of their files.
 CACHE_BYTES = 64 * 1024 * 1024
+#: Most cassettes a strict-mode miss compares (the work one bad request can cause is bounded).
+MAX_COMPARED = 1000
 #: How often a replay refreshes the access time of the same cassette (seconds).
 TOUCH_EVERY = 60.0
 
@@ -92,10 +94,10 @@ class CassetteStore:
             tmp.unlink(missing_ok=True)
         return path
 
-    def paths(self) -> list[Path]:
-        """Every cassette file in the folder, by name."""
+    def paths(self, pattern: str = "*.json") -> list[Path]:
+        """The cassette files in the folder (those matching `pattern`), by name."""
         try:
-            return sorted(p for p in self.folder.glob("*.json") if p.is_file())
+            return sorted(p for p in self.folder.glob(pattern) if p.is_file())
         except OSError:
             return []
 
@@ -113,8 +115,12 @@ class CassetteStore:
         """Why no cassette answers `request`, for strict mode's error: the nearest cassette of
         the same route and the first place where it differs."""
         best: tuple[int, str, list[str]] | None = None
-        for path, cassette in self.cassettes():
-            if isinstance(cassette, CassetteError) or cassette.request.route != request.route:
+        for path in self.paths(f"{request.route}--*.json")[:MAX_COMPARED]:
+            try:
+                cassette = read_unused(path)
+            except (CassetteError, OSError):
+                continue
+            if cassette.request.route != request.route:
                 continue
             other = cassette.request
             diff = differences(other.selected(), request.selected())
