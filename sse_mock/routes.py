@@ -7,6 +7,7 @@ speaks WSGI. A handler raises :class:`~sse_mock.dialects.base.MockError` for an 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -223,19 +224,55 @@ def _decide(
         call.entry.fault = fault.spec
         if not fault.in_stream:
             if fault.name == "timeout":
-                hold(fault.seconds, mw.config.max_request_seconds)
+                hold(fault.seconds, mw.config.max_request_seconds, call.environ)
             raise fault.to_error(family, decision.should_retry)
     return decision
 
 
-def hold(seconds: float, cap: float) -> None:
+def hold(seconds: float, cap: float, environ: Mapping[str, Any] | None = None) -> None:
     """A non-streamed wait (a ``timeout`` fault, the time to first token of a JSON answer).
 
-    Nothing is written while it lasts, so no server can notice that the client left: the wait
-    is blind, and therefore never longer than ``max_request_seconds``, whatever its source
-    (issue 9: four abandoned requests must not hold waitress' four threads for longer).
+    Nothing is written while it lasts, so the server cannot notice that the client left: the
+    wait is never longer than ``max_request_seconds``, whatever its source (issue 9: four
+    abandoned requests must not hold waitress' four threads for longer). Where the server shows
+    its connection (werkzeug's and gunicorn's socket, waitress' ``client_disconnected``), the
+    wait also ends within :data:`HOLD_POLL` seconds of the client going away.
     """
-    time.sleep(min(seconds, cap))
+    end = time.monotonic() + min(seconds, cap)
+    gone = _gone_probe(environ) if environ is not None else None
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, HOLD_POLL) if gone is not None else left)
+        if gone is not None and gone():
+            return
+
+
+#: How often a non-streamed wait looks whether its client is still there.
+HOLD_POLL = 0.25
+
+
+def _gone_probe(environ: Mapping[str, Any]) -> Callable[[], bool] | None:
+    """A function that says whether the client has closed its connection, if the server lets
+    us see it; None otherwise (gevent, wsgiref, test clients)."""
+    check = environ.get("waitress.client_disconnected")
+    if callable(check):
+        return lambda: bool(check())
+    sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+    peek = getattr(socket, "MSG_PEEK", 0) | getattr(socket, "MSG_DONTWAIT", 0)
+    if not isinstance(sock, socket.socket) or not getattr(socket, "MSG_DONTWAIT", 0):
+        return None
+
+    def closed() -> bool:
+        try:
+            # An orderly close reads as b"" at once; a pipelined request as data; else nothing.
+            return sock.recv(1, peek) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except ValueError:  # e.g. a TLS socket, which takes no flags: cannot tell
+            return False
+        except OSError:  # reset by the peer
+            return True
+
+    return closed
 
 
 def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
@@ -275,7 +312,7 @@ def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prom
             framing.content_type))
     # Not streamed: the answer arrives after the time to first token.
     if decision.timing.first_token_delay:
-        hold(decision.timing.first_token_delay, mw.config.max_request_seconds)
+        hold(decision.timing.first_token_delay, mw.config.max_request_seconds, call.environ)
     return _body_answer(dumps(dialect.complete(reply, prompt, ctx)).encode(), fault)
 
 

@@ -267,3 +267,26 @@ def test_a_client_leaving_during_a_stall_is_cleaned_up_within_one_heartbeat(serv
         noticed = time.monotonic() - left
     # One heartbeat (the next write) plus the 0.2 s of probes after it, and some slack.
     assert noticed < HEARTBEAT + 0.7, f"{server} noticed after {noticed:.2f} s"
+
+
+@pytest.mark.parametrize("server", ["werkzeug", "gunicorn"])
+def test_an_abandoned_non_streamed_wait_ends_soon_where_the_server_shows_its_socket(
+    server: str
+) -> None:
+    # Configured (not capped by a 400): a 4 s time to first token of a JSON answer.
+    with any_server(server, delay=0, first_token_delay=4) as base:
+        send_and_abandon(tuple_of(base), chat_request())
+        t0 = time.monotonic()
+        while True:
+            with socket.create_connection(tuple_of(base), timeout=5) as s:
+                s.sendall(b"GET /mock/_journal HTTP/1.1\r\nHost: localhost\r\n"
+                          b"Connection: close\r\n\r\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+            entries = json.loads(data.split(b"\r\n\r\n", 1)[1])["data"]
+            if entries and entries[-1]["outcome"] != "in progress":
+                break
+            assert time.monotonic() - t0 < 6, entries
+            time.sleep(0.05)
+    assert entries[-1]["duration"] < 1.5, entries[-1]
