@@ -62,7 +62,9 @@ def outcome(r: httpx.Response) -> str:
 SCRIPT = ["/mock/stream?fault=rate_limit*2", "/mock/stream?prompt=seq", "/mock/stream"] * 6
 
 WORKERS = [
-    pytest.param(("-k", "gthread", "-w", "2", "--threads", "4"), id="gthread"),
+    # --preload: the app (and its Redis client) is built before the fork; each worker must
+    # still open its own connections and journal writer.
+    pytest.param(("-k", "gthread", "-w", "2", "--threads", "4", "--preload"), id="gthread"),
     pytest.param(("-k", "gevent", "-w", "2"), id="gevent", marks=pytest.mark.skipif(
         importlib.util.find_spec("gevent") is None, reason="gevent is not installed")),
 ]

@@ -16,11 +16,11 @@ from sse_mock import create_app
 
 def make() -> Callable[..., Iterable[bytes]]:
     mock = create_app(**json.loads(os.environ["SSE_MOCK_TEST_CONFIG"]))
-    pid = str(os.getpid())
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         def with_pid(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            return start_response(status, [*headers, ("X-Worker", pid)], exc_info)
+            # os.getpid() per request: with --preload the app is built before the fork.
+            return start_response(status, [*headers, ("X-Worker", str(os.getpid()))], exc_info)
 
         return mock(environ, with_pid)
 
