@@ -16,6 +16,11 @@ Divergence #1: ``use_gevent()`` monkey-patches the process (``gevent.monkey.patc
     blocking every stream (PROTOCOLS.md §5.4: the server, not the app, owns the connection).
 Divergence #2: the soft limit on open files is raised to the hard limit: every open stream is a
     socket, and the common default of 1,024 would cap the mock at about a thousand streams.
+Divergence #3: request headers are split by hand (``_Headers``) instead of by the ``email``
+    package that ``gevent.pywsgi`` uses (a tenth of the server's CPU under paced load,
+    bench/results/load.md). Same limits (65,536 bytes a line, 100 headers) and the same first-
+    value-wins reading; obsolete line folding and lines without a colon are a 400 (RFC 9112
+    §5.2 allows rejecting folding; the ``email`` parser would have joined or skipped them).
 """
 
 from __future__ import annotations
@@ -82,14 +87,72 @@ def make_server(host: str, port: int, app: WSGIApplication, *, gevent: bool) -> 
     return _threaded_server(host, port, app)
 
 
+MAX_LINE = 65536  # http.client's limits, which gevent.pywsgi's parser applies
+MAX_HEADERS = 100
+
+
+class _Headers:
+    """The request headers, with the interface ``gevent.pywsgi.WSGIHandler`` reads from its
+    ``MessageClass`` (Divergence #3): ``status`` (non-empty: a 400), ``get``, ``getheader``,
+    ``del``, ``typeheader`` and ``headers`` (``"Name: value\r\n"`` lines)."""
+
+    __slots__ = ("items", "status")
+
+    def __init__(self, fp: Any) -> None:
+        self.items: list[tuple[str, str]] = []
+        self.status = ""
+        while True:
+            line = fp.readline(MAX_LINE + 1)
+            if len(line) > MAX_LINE:
+                self.status = "Line too long"
+                return
+            if line in (b"\r\n", b"\n", b""):
+                return
+            if len(self.items) >= MAX_HEADERS:
+                self.status = "Too many headers"
+                return
+            text = line.decode("iso-8859-1")
+            name, colon, value = text.partition(":")
+            if not colon or not name or name[0] in " \t" or name != name.rstrip():
+                self.status = "Invalid header line"  # no colon, folding, or "Name :"
+                return
+            self.items.append((name, value.lstrip(" \t").rstrip("\r\n")))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        name = name.lower()
+        for key, value in self.items:
+            if key.lower() == name:
+                return value
+        return default
+
+    getheader = get
+
+    def __delitem__(self, name: str) -> None:
+        name = name.lower()
+        self.items = [(k, v) for k, v in self.items if k.lower() != name]
+
+    @property
+    def typeheader(self) -> str | None:
+        return self.get("content-type")  # type: ignore[no-any-return]
+
+    @property
+    def headers(self) -> list[str]:
+        return [f"{key}: {value}\r\n" for key, value in self.items]
+
+
 def _gevent_server(host: str, port: int, app: WSGIApplication) -> Standalone:
     from gevent.pywsgi import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        WSGIHandler,
         WSGIServer,
     )
 
+    class Handler(WSGIHandler):  # type: ignore[misc,unused-ignore]
+        def MessageClass(self, fp: Any, *args: Any) -> _Headers:  # noqa: N802 (gevent's name)
+            return _Headers(fp)
+
     # Access lines through logging (INFO, as werkzeug's); SERVER_NAME given, so the first
     # request does not wait for a reverse DNS look-up (socket.getfqdn).
-    server = WSGIServer((host, port), app, backlog=BACKLOG,
+    server = WSGIServer((host, port), app, backlog=BACKLOG, handler_class=Handler,
                         log=logging.getLogger("sse_mock.access"),
                         error_log=logging.getLogger("sse_mock.server"),
                         environ={"SERVER_NAME": host})

@@ -3,6 +3,7 @@ thread-per-connection fallback that says so when gevent is missing (sse_mock/ser
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import threading
@@ -65,6 +66,36 @@ def test_serve_keeps_the_connection_alive() -> None:
         log = server.log()
     assert "one thread per connection" not in log
     assert "Traceback" not in log
+
+
+def test_serve_reads_headers_and_bodies_and_refuses_malformed_header_lines() -> None:
+    """serving.py Divergence #3: its own header parser. A POST body (Content-Length), a
+    header control and the next request on the same connection; folding and colon-less lines
+    are a 400."""
+    port = free_port()
+    body = json.dumps({"model": "gpt-4o-mini", "stream": True,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    post = (b"POST /mock/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nX-Mock-Reply:   Hello%20there\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with server_process([*SERVE, "serve", "--port", str(port), "--delay", "0"], port) as server:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(post + get("/mock/stream?reply=next"))
+            head, stream, rest = read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            datas = [e.data for e in parse(stream)]
+            assert datas[-1] == "[DONE]"
+            text = "".join(json.loads(d)["choices"][0]["delta"].get("content") or ""
+                           for d in datas[:-1] if json.loads(d)["choices"])
+            assert text == "Hello there"
+            head, stream, _ = read_response(sock, rest)
+            assert [e.data for e in parse(stream)] == ["next", "[DONE]"]
+        for bad in (b"X-A: 1\r\n folded\r\n", b"no colon here\r\n", b"X-A : 1\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"GET /mock/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bad
+                             + b"\r\n")
+                assert sock.recv(65536).startswith(b"HTTP/1.1 400"), bad
+        assert "Traceback" not in server.log()
 
 
 def test_without_gevent_serve_says_so_and_still_streams() -> None:
