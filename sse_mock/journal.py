@@ -21,6 +21,9 @@ __all__ = ["Entry", "Journal", "body_record", "last_user_text", "measure"]
 
 log = logging.getLogger("sse_mock")
 
+#: Requests in progress a process lists at most (each ends, normally, within its stream).
+MAX_LIVE = 100_000
+
 
 @dataclass
 class Entry:
@@ -191,6 +194,8 @@ class Journal:
             entry._size = measure(record)
             entry.id = self.state.journal_start(session, record, entry._size)
             entry._journal = self
+            if len(self._live) >= MAX_LIVE:  # a stream never started nor closed: forget it
+                self._live.pop(next(iter(self._live)), None)
             self._live[id(entry)] = entry
         return entry
 
