@@ -14,7 +14,8 @@ must neither read it nor trigger it (docs: Security). So, before routing:
 * **Host** (DNS rebinding): a page at ``http://evil.example:8000`` whose name the attacker points
   at 127.0.0.1 is same-origin with the mock as far as the browser knows, but its requests say
   ``Host: evil.example:8000``. Only loopback names and addresses (``localhost``, ``*.localhost``,
-  127.0.0.0/8, ``::1``), the machine's own name, Django's test client name ``testserver`` and
+  127.0.0.0/8, ``::1``), the machine's own name, the in-process test clients' names (Django's
+  ``testserver``, :mod:`sse_mock.testing`'s ``sse-mock.test``) and
   the configured ``allowed_hosts`` are answered.
 * CORS headers on a control answer come only from ``control_origins`` (empty by default): the
   streams' policy (any origin may read a stream, the seed's design) never applies here.
@@ -40,8 +41,11 @@ from .dialects.base import MockError
 
 __all__ = ["ControlGuard"]
 
-#: Names that always mean this machine (RFC 6761 §6.3: *.localhost is loopback).
-LOOPBACK_NAMES = frozenset({"localhost", "testserver"})
+#: Names that always mean this machine (RFC 6761 §6.3: *.localhost is loopback), and the names
+#: of in-process test clients: Django's ``testserver`` and ``sse-mock.test`` (sse_mock.testing's
+#: transport). ``.test`` is reserved (RFC 6761 §6.2): no public DNS answers it, so a rebinding
+#: page cannot be served under it.
+LOOPBACK_NAMES = frozenset({"localhost", "testserver", "sse-mock.test"})
 
 
 def split_host(value: str) -> str:
