@@ -5,14 +5,14 @@ Every step that changes state is one Redis command or one Lua script (atomic on 
 never a read-modify-write from Python, and one round trip. Keys (``<prefix>`` is the
 ``state_prefix`` key, ``sse_mock:`` by default, so several mocks can share one Redis):
 
-======================  ==============================================================
-``<prefix>s:<session>:c``  hash: cycle positions (``*count`` faults, rule sequences)
-``<prefix>s:<session>:n``  hash: counters (chaos draw index)
-``<prefix>s:<session>:q``  list: queued actions (issue "Tests drive the mock")
-``<prefix>j``, ``jd``      the journal: sorted set of ids by start time, hash id → record
-``<prefix>jb``, ``jid``    the journal's byte total and its last id
-``<prefix>b:<key>``        hash: one quota bucket (tokens, time)
-======================  ==============================================================
+===========================  =========================================================
+``<prefix>s:<session>:c``    hash: cycle positions (``*count`` faults, rule sequences)
+``<prefix>s:<session>:n``    hash: counters (chaos draw index)
+``<prefix>s:<session>:q``    list: queued actions (issue "Tests drive the mock")
+``<prefix>j``, ``jd``        the journal: sorted set of ids by start time, hash id → record
+``<prefix>jb``, ``jid``      the journal's byte total and its last id
+``<prefix>b:<key>``          hash: one quota bucket (tokens, time)
+===========================  =========================================================
 
 A session's keys expire :data:`SESSION_TTL` seconds after their last change; a session hash keeps
 at most :data:`~sse_mock.state.base.MAX_KEYS` fields (a random one goes), a bucket expires once it
@@ -25,13 +25,13 @@ Divergence #1: connection errors become :class:`~sse_mock.state.base.StateUnavai
     Once a step has failed, :meth:`RedisState.ready` answers "down" at once to every request,
     and one request every :data:`PROBE_INTERVAL` seconds pings: the first that succeeds brings
     the mock back, by itself.
+Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
+    still share one bucket truthfully.
 Divergence #3: journal records are written by one writer thread (a greenlet under gevent) per
     process, every :data:`LINGER` seconds at most, all that are waiting in one script call: a
     request costs no round trip of its own for its record, and a burst of streams ending
     together costs a few. A record is in Redis some milliseconds after its answer ends; reads of
     the journal from the same process write what is waiting first.
-Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
-    still share one bucket truthfully.
 """
 
 from __future__ import annotations
@@ -311,6 +311,8 @@ class RedisState(State):
                 self.flush()
             except StateUnavailable as exc:
                 log.warning("sse_mock: journal records not written: %s", exc)
+            except Exception:  # a bug: say so, and keep writing
+                log.exception("sse_mock: journal records not written")
 
     def flush(self) -> None:
         """Write the journal records that are waiting, now."""
