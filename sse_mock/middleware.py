@@ -118,6 +118,11 @@ class SSEMockMiddleware:
             else:
                 self._exact[route.path] = route
         self._warned_single_thread = False
+        # A provider path without the prefix (an SDK whose base_url lacks it) goes to the app,
+        # whose 404 would not say why: log it once per path (issue 12).
+        self._elsewhere = frozenset(
+            p for p in self._exact if p.startswith("/v1/")) if self._prefix else frozenset()
+        self._warned_elsewhere: set[str] = set()
         self._warned_multiprocess = False
         if self.enabled:
             # Loud when on (issue 9): a WARNING, which Python's last-resort handler prints to
@@ -143,6 +148,14 @@ class SSEMockMiddleware:
         out += [self._prefix + r.path for r in self._claiming]
         return out
 
+    def _warn_elsewhere(self, path: str) -> None:
+        if path in self._warned_elsewhere:
+            return
+        self._warned_elsewhere.add(path)  # bounded: at most one entry per route
+        log.warning("sse_mock: a request for %s went to the application, not to the mock, which "
+                    "answers at %s%s (an SDK's base_url must end in %s/v1 for OpenAI, %s for "
+                    "Anthropic)", path, self._prefix, path, self._prefix, self._prefix)
+
     # -- WSGI ------------------------------------------------------------------------------
 
     def __call__(
@@ -152,6 +165,8 @@ class SSEMockMiddleware:
             return self.app(environ, start_response)
         path: str = environ.get("PATH_INFO") or "/"
         if not path.startswith(self._prefix):
+            if path in self._elsewhere:
+                self._warn_elsewhere(path)
             return self.app(environ, start_response)
         rest = path[len(self._prefix):]
         for claiming in self._claiming:

@@ -121,3 +121,22 @@ def test_readme_pyramid_ini_runs_as_pasted(tmp_path: Path) -> None:
     with Configurator(settings=settings) as config:  # as main() does: it reads pyramid.includes
         app = TestApp(config.make_wsgi_app())
     assert app.get("/mock/stream?delay=0").content_type == "text/event-stream"
+
+
+def test_a_provider_path_without_the_prefix_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from flask import Flask
+
+    app = Flask(__name__)
+    app.config.update(TESTING=True)
+    from sse_mock.flask import SSEMock
+
+    SSEMock(app)
+    with caplog.at_level(logging.WARNING, logger="sse_mock"), app.test_client() as client:
+        for _ in range(2):
+            assert client.post("/v1/chat/completions", json={}).status_code == 404  # Flask's
+        assert client.get("/v1/nothing-of-ours").status_code == 404
+    lines = [r.getMessage() for r in caplog.records if "went to the application" in r.getMessage()]
+    assert len(lines) == 1
+    assert "/v1/chat/completions" in lines[0] and "/mock/v1/chat/completions" in lines[0]
