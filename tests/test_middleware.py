@@ -426,7 +426,7 @@ def test_create_app_serves_demo_page_and_json_404() -> None:
     app = create_app(delay=0)
     r = get(app, "/")
     assert r.status_code == 200
-    assert b"EventSource" in r.get_data()
+    assert b"sse_mock demo chat" in r.get_data()
     assert b'"/mock"' in r.get_data()
     r = get(app, "/nope")
     assert r.status_code == 404
