@@ -18,13 +18,16 @@ Supported keywords: ``type`` (one or a list), ``enum``, ``const``, ``properties`
 
 Deliberate divergences (choices a future reader might wrongly "fix"):
 
-Divergence #1: ``pattern`` is checked, never generated from: a string made for a schema with a
-    pattern may not match it (the check then reports it). Regular-expression inversion is out of
-    scope for a mock.
+Divergence #1: ``pattern`` is neither generated from nor checked: a request's regular
+    expression is never run (a pattern can take exponential time: the request chooses it), and
+    inverting one is out of scope for a mock.
 Divergence #2: every declared property is filled in, optional ones too (what OpenAI's strict
     structured outputs require), unless ``maxProperties`` forces some out.
 Divergence #3: ``format`` is not asserted by :func:`errors` (as in JSON Schema 2020-12 and the
     ``jsonschema`` library's default); generated strings do follow the formats listed above.
+Divergence #4: what a request's schema can make the mock build is bounded: strings of at most
+    :data:`MAX_STRING` characters, arrays of :data:`MAX_ITEMS`, :data:`MAX_NODES` values in
+    all; a schema that asks for more gets a smaller instance (which the check then reports).
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +46,8 @@ __all__ = ["Schemas", "errors", "instance", "normalize", "schemas_of", "structur
 
 MAX_DEPTH = 16  # deeper than this, objects keep only required keys and arrays their minimum
 MAX_ITEMS = 64  # largest generated array, whatever minItems says (bounded answers)
+MAX_STRING = 4096  # longest generated string, whatever minLength says
+MAX_NODES = 20_000  # values one instance may hold; past it the rest is null (reported)
 
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
           "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo")
@@ -80,8 +84,8 @@ def normalize(schema: Any) -> Any:
                      "prefixItems"):
             out[key] = normalize(value)
         elif key == "type":
-            out[key] = [t.lower() for t in value] if isinstance(value, list) else (
-                value.lower() if isinstance(value, str) else value)
+            out[key] = [t.lower() if isinstance(t, str) else t for t in value] if isinstance(
+                value, list) else (value.lower() if isinstance(value, str) else value)
         else:
             out[key] = value
     if out.pop("nullable", False) is True and "type" in out:
@@ -115,6 +119,16 @@ def _resolve(schema: Any, root: Any) -> Any:
     return schema
 
 
+def _int_bound(x: float, open_: bool, up: bool) -> int | None:
+    """The smallest (`up`) or largest whole number within a bound; None without one."""
+    if not math.isfinite(x):
+        return None
+    v = math.ceil(x) if up else math.floor(x)
+    if open_ and v == x:
+        v += 1 if up else -1
+    return v
+
+
 def _types(schema: Mapping[str, Any]) -> list[str]:
     t = schema.get("type")
     if isinstance(t, str):
@@ -133,9 +147,11 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _merge(parts: Sequence[Any], root: Any) -> dict[str, Any]:
+def _merge(parts: Sequence[Any], root: Any, depth: int = 0) -> dict[str, Any]:
     """``allOf`` as one schema: properties merged, required united, other keys: last wins."""
     out: dict[str, Any] = {}
+    if depth > MAX_DEPTH:  # allOf through $ref loops
+        return out
     closed: list[set[str]] = []  # the keys each `additionalProperties: false` part allows
     for part in parts:
         part = _resolve(part, root)
@@ -143,7 +159,7 @@ def _merge(parts: Sequence[Any], root: Any) -> dict[str, Any]:
             continue
         if "allOf" in part:
             part = {**{k: v for k, v in part.items() if k != "allOf"},
-                    **_merge(part["allOf"], root)}
+                    **_merge(_list(part["allOf"]), root, depth + 1)}
         if part.get("additionalProperties") is False:
             closed.append(set(_map(part.get("properties"))))
         for key, value in part.items():
@@ -171,14 +187,18 @@ def instance(schema: Any, seed: int | str = 0) -> Any:
 class _Maker:
     root: Any
     rng: random.Random
+    budget: int = MAX_NODES
 
     def make(self, schema: Any, depth: int) -> Any:
+        self.budget -= 1
+        if depth > 4 * MAX_DEPTH or self.budget < 0:  # a schema without end (Divergence #4)
+            return None
         schema = _resolve(schema, self.root)
         if schema is True or not isinstance(schema, Mapping):
             return self.rng.choice(_WORDS)
         if "allOf" in schema:
             schema = _merge([{k: v for k, v in schema.items() if k != "allOf"},
-                             *schema["allOf"]], self.root)
+                             *_list(schema["allOf"])], self.root)
         if "const" in schema:
             return schema["const"]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -191,7 +211,19 @@ class _Maker:
         if not types:
             return self.rng.choice(_WORDS)
         kind = self._pick_type(types)
-        return getattr(self, "_" + kind, self._string)(schema, depth)
+        if kind == "object":
+            return self._object(schema, depth)
+        if kind == "array":
+            return self._array(schema, depth)
+        if kind == "integer":
+            return self._integer(schema, depth)
+        if kind == "number":
+            return self._number(schema, depth)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        if kind == "null":
+            return None
+        return self._string(schema, depth)
 
     def _pick_type(self, types: list[str]) -> str:
         real = [t for t in types if t != "null"] or types
@@ -212,12 +244,6 @@ class _Maker:
                 return candidate
         return first
 
-    def _null(self, schema: Mapping[str, Any], depth: int) -> None:
-        return None
-
-    def _boolean(self, schema: Mapping[str, Any], depth: int) -> bool:
-        return self.rng.random() < 0.5
-
     def _bounds(self, schema: Mapping[str, Any]) -> tuple[float, float, bool, bool]:
         lo, hi = schema.get("minimum"), schema.get("maximum")
         xlo, xhi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
@@ -236,10 +262,8 @@ class _Maker:
 
     def _integer(self, schema: Mapping[str, Any], depth: int) -> int:
         lo, hi, lo_open, hi_open = self._bounds(schema)
-        ilo = math.floor(lo) + 1 if lo_open and lo == math.floor(lo) else math.ceil(lo) if (
-            math.isfinite(lo)) else None
-        ihi = math.ceil(hi) - 1 if hi_open and hi == math.ceil(hi) else math.floor(hi) if (
-            math.isfinite(hi)) else None
+        ilo = _int_bound(lo, lo_open, up=True)
+        ihi = _int_bound(hi, hi_open, up=False)
         if ilo is None and ihi is None:
             ilo, ihi = 0, 100
         elif ilo is None:
@@ -277,6 +301,8 @@ class _Maker:
         value = round(lo + (hi - lo) * (0.1 + 0.8 * self.rng.random()), 2)
         if not lo < value < hi:
             value = lo + (hi - lo) / 2
+        if not math.isfinite(value):  # bounds near the float limit
+            value = lo if math.isfinite(lo) else hi
         if (lo_open and value <= lo) or (hi_open and value >= hi) or not lo <= value <= hi:
             value = lo if not lo_open else hi if not hi_open else (lo + hi) / 2
         return value
@@ -306,7 +332,7 @@ class _Maker:
         hi = schema.get("maxLength")
         if isinstance(lo, int) and len(text) < lo:
             filler = "x" if fmt is None else "0"
-            text += filler * (lo - len(text))
+            text += filler * (min(lo, MAX_STRING) - len(text))
         if isinstance(hi, int) and len(text) > hi:
             text = text[:hi]
         return text
@@ -363,9 +389,13 @@ def errors(value: Any, schema: Any, root: Any = None) -> list[str]:
     """What in `value` does not fit `schema`: ``["$.city: expected a string", …]`` (empty = fits).
     """
     schema = normalize(schema) if root is None else schema
-    out: list[str] = []
-    _check(value, schema, schema if root is None else root, "$", out)
-    return out
+    check = _Check(schema if root is None else root)
+    check.run(value, schema, "$", 0)
+    return check.out
+
+
+MAX_CHECK_DEPTH = 200  # schema steps into one value ($ref and allOf loops stop here)
+MAX_CHECK_STEPS = 50_000  # schema steps in all (anyOf over $ref loops branch out)
 
 
 def _is_type(value: Any, kind: str) -> bool:
@@ -398,49 +428,6 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b) and (isinstance(a, int | float) == isinstance(b, int | float))
 
 
-def _check(value: Any, schema: Any, root: Any, path: str, out: list[str]) -> None:
-    schema = _resolve(schema, root)
-    if schema is True or not isinstance(schema, Mapping):
-        if schema is False:
-            out.append(f"{path}: no value is allowed here")
-        return
-    types = schema.get("type")
-    if types is not None:
-        kinds = types if isinstance(types, list) else [types]
-        if not any(_is_type(value, k) for k in kinds):
-            out.append(f"{path}: expected {' or '.join(map(str, kinds))}, got "
-                       f"{_json_kind(value)}")
-            return
-    if "const" in schema and not _equal(value, schema["const"]):
-        out.append(f"{path}: expected {json.dumps(schema['const'])[:60]}")
-    if isinstance(schema.get("enum"), list) and not any(_equal(value, e)
-                                                        for e in schema["enum"]):
-        out.append(f"{path}: {json.dumps(value)[:60]} is not one of "
-                   f"{json.dumps(schema['enum'])[:100]}")
-    for key in ("allOf", "anyOf", "oneOf"):
-        branches = schema.get(key)
-        if not isinstance(branches, list):
-            continue
-        fits = [not errors(value, b, root) for b in branches]
-        if key == "allOf":
-            for b in branches:
-                _check(value, b, root, path, out)
-        elif key == "anyOf" and not any(fits):
-            out.append(f"{path}: fits none of anyOf")
-        elif key == "oneOf" and sum(fits) != 1:
-            out.append(f"{path}: fits {sum(fits)} of oneOf, not exactly one")
-    if "not" in schema and not errors(value, schema["not"], root):
-        out.append(f"{path}: must not fit the 'not' schema")
-    if isinstance(value, str):
-        _check_string(value, schema, path, out)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        _check_number(value, schema, path, out)
-    elif isinstance(value, list):
-        _check_array(value, schema, root, path, out)
-    elif isinstance(value, dict):
-        _check_object(value, schema, root, path, out)
-
-
 def _json_kind(value: Any) -> str:
     for kind in ("null", "boolean", "integer", "number", "string", "array", "object"):
         if _is_type(value, kind):
@@ -448,86 +435,142 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_string(value: str, schema: Mapping[str, Any], path: str, out: list[str]) -> None:
-    lo, hi = schema.get("minLength"), schema.get("maxLength")
-    if isinstance(lo, int) and len(value) < lo:
-        out.append(f"{path}: shorter than {lo} characters")
-    if isinstance(hi, int) and len(value) > hi:
-        out.append(f"{path}: longer than {hi} characters")
-    pattern = schema.get("pattern")
-    if isinstance(pattern, str):
-        try:
-            if re.search(pattern, value) is None:
-                out.append(f"{path}: does not match {pattern!r}")
-        except re.error:
-            pass
+class _Check:
+    """One check of one value: the messages so far and the steps left (bounded work)."""
 
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.out: list[str] = []
+        self.steps = MAX_CHECK_STEPS
 
-def _check_number(value: float, schema: Mapping[str, Any], path: str, out: list[str]) -> None:
-    lo, hi = schema.get("minimum"), schema.get("maximum")
-    xlo, xhi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-    if isinstance(lo, int | float) and not isinstance(lo, bool):
-        if value < lo or (xlo is True and value == lo):
-            out.append(f"{path}: less than the minimum {lo}")
-    if isinstance(hi, int | float) and not isinstance(hi, bool):
-        if value > hi or (xhi is True and value == hi):
-            out.append(f"{path}: more than the maximum {hi}")
-    if isinstance(xlo, int | float) and not isinstance(xlo, bool) and value <= xlo:
-        out.append(f"{path}: not more than the exclusive minimum {xlo}")
-    if isinstance(xhi, int | float) and not isinstance(xhi, bool) and value >= xhi:
-        out.append(f"{path}: not less than the exclusive maximum {xhi}")
-    step = schema.get("multipleOf")
-    if isinstance(step, int | float) and not isinstance(step, bool) and step > 0:
-        # As the jsonschema library decides it (so a float step is exact or nothing).
-        if isinstance(step, float):
-            quotient = value / step
-            bad = not math.isfinite(quotient) or int(quotient) != quotient
-        else:
-            bad = value % step != 0
-        if bad:
-            out.append(f"{path}: not a multiple of {step}")
+    def fits(self, value: Any, schema: Any, depth: int) -> bool:
+        """Whether `value` fits `schema`, without adding messages."""
+        saved, self.out = self.out, []
+        self.run(value, schema, "$", depth)
+        fits = not self.out
+        self.out = saved
+        return fits
 
+    def run(self, value: Any, schema: Any, path: str, depth: int) -> None:
+        out = self.out
+        self.steps -= 1
+        if depth > MAX_CHECK_DEPTH or self.steps < 0:
+            out.append(f"{path}: the schema is too complex to check")
+            return
+        depth += 1
+        schema = _resolve(schema, self.root)
+        if schema is True or not isinstance(schema, Mapping):
+            if schema is False:
+                out.append(f"{path}: no value is allowed here")
+            return
+        types = schema.get("type")
+        if types is not None:
+            kinds = types if isinstance(types, list) else [types]
+            if not any(_is_type(value, k) for k in kinds if isinstance(k, str)):
+                out.append(f"{path}: expected {' or '.join(map(str, kinds))}, got "
+                           f"{_json_kind(value)}")
+                return
+        if "const" in schema and not _equal(value, schema["const"]):
+            out.append(f"{path}: expected {json.dumps(schema['const'])[:60]}")
+        if isinstance(schema.get("enum"), list) and not any(_equal(value, e)
+                                                            for e in schema["enum"]):
+            out.append(f"{path}: {json.dumps(value)[:60]} is not one of "
+                       f"{json.dumps(schema['enum'])[:100]}")
+        for b in _list(schema.get("allOf")):
+            self.run(value, b, path, depth)
+        branches = schema.get("anyOf")
+        if isinstance(branches, list) and not any(self.fits(value, b, depth)
+                                                  for b in branches):
+            out.append(f"{path}: fits none of anyOf")
+        branches = schema.get("oneOf")
+        if isinstance(branches, list):
+            count = sum(self.fits(value, b, depth) for b in branches)
+            if count != 1:
+                out.append(f"{path}: fits {count} of oneOf, not exactly one")
+        if "not" in schema and self.fits(value, schema["not"], depth):
+            out.append(f"{path}: must not fit the 'not' schema")
+        if isinstance(value, str):
+            self.string(value, schema, path)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            self.number(value, schema, path)
+        elif isinstance(value, list):
+            self.array(value, schema, path, depth)
+        elif isinstance(value, dict):
+            self.object(value, schema, path, depth)
 
-def _check_array(value: list[Any], schema: Mapping[str, Any], root: Any, path: str,
-                 out: list[str]) -> None:
-    lo, hi = schema.get("minItems"), schema.get("maxItems")
-    if isinstance(lo, int) and len(value) < lo:
-        out.append(f"{path}: fewer than {lo} items")
-    if isinstance(hi, int) and len(value) > hi:
-        out.append(f"{path}: more than {hi} items")
-    if schema.get("uniqueItems") is True:
+    def string(self, value: str, schema: Mapping[str, Any], path: str) -> None:
+        lo, hi = schema.get("minLength"), schema.get("maxLength")
+        if isinstance(lo, int) and len(value) < lo:
+            self.out.append(f"{path}: shorter than {lo} characters")
+        if isinstance(hi, int) and len(value) > hi:
+            self.out.append(f"{path}: longer than {hi} characters")
+        # `pattern` is not checked: the request chooses the expression (Divergence #1).
+
+    def number(self, value: float, schema: Mapping[str, Any], path: str) -> None:
+        out = self.out
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        xlo, xhi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+        if isinstance(lo, int | float) and not isinstance(lo, bool):
+            if value < lo or (xlo is True and value == lo):
+                out.append(f"{path}: less than the minimum {lo}")
+        if isinstance(hi, int | float) and not isinstance(hi, bool):
+            if value > hi or (xhi is True and value == hi):
+                out.append(f"{path}: more than the maximum {hi}")
+        if isinstance(xlo, int | float) and not isinstance(xlo, bool) and value <= xlo:
+            out.append(f"{path}: not more than the exclusive minimum {xlo}")
+        if isinstance(xhi, int | float) and not isinstance(xhi, bool) and value >= xhi:
+            out.append(f"{path}: not less than the exclusive maximum {xhi}")
+        step = schema.get("multipleOf")
+        if isinstance(step, int | float) and not isinstance(step, bool) and step > 0:
+            # As the jsonschema library decides it (so a float step is exact or nothing).
+            if isinstance(step, float):
+                quotient = value / step
+                bad = not math.isfinite(quotient) or int(quotient) != quotient
+            else:
+                bad = value % step != 0
+            if bad:
+                out.append(f"{path}: not a multiple of {step}")
+
+    def array(self, value: list[Any], schema: Mapping[str, Any], path: str, depth: int) -> None:
+        out = self.out
+        lo, hi = schema.get("minItems"), schema.get("maxItems")
+        if isinstance(lo, int) and len(value) < lo:
+            out.append(f"{path}: fewer than {lo} items")
+        if isinstance(hi, int) and len(value) > hi:
+            out.append(f"{path}: more than {hi} items")
+        if schema.get("uniqueItems") is True:
+            for i, item in enumerate(value):
+                if any(_equal(item, other) for other in value[:i]):
+                    out.append(f"{path}[{i}]: repeats an earlier item")
+                    break
+        prefix = _list(schema.get("prefixItems"))
+        items = schema.get("items")
         for i, item in enumerate(value):
-            if any(_equal(item, other) for other in value[:i]):
-                out.append(f"{path}[{i}]: repeats an earlier item")
-                break
-    prefix = _list(schema.get("prefixItems"))
-    items = schema.get("items")
-    for i, item in enumerate(value):
-        if i < len(prefix):
-            _check(item, prefix[i], root, f"{path}[{i}]", out)
-        elif items is not None:
-            _check(item, items, root, f"{path}[{i}]", out)
+            if i < len(prefix):
+                self.run(item, prefix[i], f"{path}[{i}]", depth)
+            elif items is not None:
+                self.run(item, items, f"{path}[{i}]", depth)
 
-
-def _check_object(value: dict[str, Any], schema: Mapping[str, Any], root: Any, path: str,
-                  out: list[str]) -> None:
-    props = _map(schema.get("properties"))
-    for key in _list(schema.get("required")):
-        if key not in value:
-            out.append(f"{path}: missing required property {key!r}")
-    extra = schema.get("additionalProperties")
-    for key, item in value.items():
-        if key in props:
-            _check(item, props[key], root, f"{path}.{key}", out)
-        elif extra is False:
-            out.append(f"{path}: property {key!r} is not allowed")
-        elif isinstance(extra, Mapping):
-            _check(item, extra, root, f"{path}.{key}", out)
-    lo, hi = schema.get("minProperties"), schema.get("maxProperties")
-    if isinstance(lo, int) and len(value) < lo:
-        out.append(f"{path}: fewer than {lo} properties")
-    if isinstance(hi, int) and len(value) > hi:
-        out.append(f"{path}: more than {hi} properties")
+    def object(self, value: dict[str, Any], schema: Mapping[str, Any], path: str,
+               depth: int) -> None:
+        out = self.out
+        props = _map(schema.get("properties"))
+        for key in _list(schema.get("required")):
+            if key not in value:
+                out.append(f"{path}: missing required property {key!r}")
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if key in props:
+                self.run(item, props[key], f"{path}.{key}", depth)
+            elif extra is False:
+                out.append(f"{path}: property {key!r} is not allowed")
+            elif isinstance(extra, Mapping):
+                self.run(item, extra, f"{path}.{key}", depth)
+        lo, hi = schema.get("minProperties"), schema.get("maxProperties")
+        if isinstance(lo, int) and len(value) < lo:
+            out.append(f"{path}: fewer than {lo} properties")
+        if isinstance(hi, int) and len(value) > hi:
+            out.append(f"{path}: more than {hi} properties")
 
 
 # --- what a request declares -------------------------------------------------------------------

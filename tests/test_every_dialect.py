@@ -220,3 +220,84 @@ def test_timing_first_token_delay_and_interval(dialect: Dialect) -> None:
             times.append(at)
     assert len(times) >= 2 and times[0] >= 0.15 * 0.9
     assert times[-1] - times[0] >= 3 * 0.02 * 0.8  # four tokens, three intervals
+
+
+# -- bad input never makes a 500 ----------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=12), c, max_size=4),
+    max_leaves=12)
+KEYS = ["model", "messages", "contents", "input", "prompt", "stream", "tools", "format",
+        "options", "generationConfig", "requests", "content", "dimensions", "encoding_format",
+        "response_format", "systemInstruction", "text", "max_tokens"]
+POSTS = [d.path for d in ALL if d.method == "POST"] + [
+    "/mock/v1/embeddings", "/mock/api/embed", "/mock/api/embeddings",
+    "/mock/v1beta/models/text-embedding-004:embedContent",
+    "/mock/v1/models/gemini-embedding-001:batchEmbedContents",
+    "/mock/v1beta/models/gemini-2.5-flash:generateContent",
+    "/mock/v1beta/models/gemini-2.5-flash:countTokens"]
+FUZZ_APP = create_app(delay=0, journal_size=10)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(POSTS), body=st.dictionaries(st.sampled_from(KEYS), JSON,
+                                                         max_size=6))
+def test_bad_bodies_are_4xx_in_the_family_shape_never_500(path: str, body: dict[str, Any]
+                                                           ) -> None:
+    resp = Client(FUZZ_APP).post(path, data=json.dumps(body), content_type="application/json",
+                                 buffered=True)
+    assert resp.status_code < 500, resp.data[:300]
+    if resp.status_code >= 400:
+        assert "error" in resp.get_json()
+
+
+TOOLS_GEMINI = [{"functionDeclarations": [{"name": "w", "parameters": {"type": "OBJECT"}}]}]
+VALID: dict[str, dict[str, Any]] = {
+    "/mock/v1beta/models/gemini-2.5-flash:generateContent": {
+        "contents": [{"role": "user", "parts": [{"text": "Hi"}, {"functionResponse": {
+            "name": "w", "response": {}}}]}], "tools": TOOLS_GEMINI,
+        "systemInstruction": {"parts": [{"text": "x"}]},
+        "generationConfig": {"maxOutputTokens": 5, "stopSequences": ["x"],
+                             "responseSchema": {"type": "OBJECT"}}},
+    "/mock/api/chat": {"model": "m", "messages": [{"role": "user", "content": "Hi"}],
+                       "tools": [{"type": "function", "function": {"name": "w"}}],
+                       "options": {"num_predict": 3, "stop": ["x"]}, "format": {"type": "object"},
+                       "stream": False},
+    "/mock/v1/embeddings": {"model": "text-embedding-3-small", "input": ["a", "b"],
+                            "dimensions": 8, "encoding_format": "base64"},
+    "/mock/v1beta/models/text-embedding-004:batchEmbedContents": {"requests": [
+        {"model": "models/text-embedding-004", "content": {"parts": [{"text": "a"}]},
+         "outputDimensionality": 4}]},
+    "/mock/api/embed": {"model": "m", "input": ["a"], "dimensions": 4},
+}
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_one_bad_value_in_a_valid_body_is_never_500(data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(sorted(VALID)))
+    body = json.loads(json.dumps(VALID[path]))
+    where = data.draw(st.sampled_from(_paths(body)))
+    target = body
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = data.draw(JSON)
+    resp = Client(FUZZ_APP).post(path, data=json.dumps(body), content_type="application/json",
+                                 buffered=True)
+    assert resp.status_code < 500, (where, resp.data[:300])

@@ -214,3 +214,30 @@ def test_structured_output_is_generated_or_checked(prompt: Prompt, schema: Any) 
 def test_no_schemas_no_change() -> None:
     reply = Reply(text="hi")
     assert structure(reply, chat(messages=[]), 0, False) == (reply, [])
+
+
+# -- what a request's schema may not do to the mock (bounded, never an exception) ---------------
+
+@pytest.mark.parametrize("schema", [
+    {"allOf": [{"$ref": "#"}]},  # allOf through a $ref loop
+    {"type": "object", "required": ["a"], "properties": {"a": {"$ref": "#"}}},  # endless
+    {"type": "string", "minLength": 10**9},
+    {"type": "array", "minItems": 10**6, "items": {"type": "array", "minItems": 10**6,
+                                                    "items": {"type": "string"}}},
+    {"type": "_class__"},
+    {"type": ["integer", None], "exclusiveMinimum": True},
+    {"type": "number", "minimum": -1.7e308, "maximum": 1.7e308},
+    {"type": "integer", "minimum": "3", "multipleOf": 0},
+    {"anyOf": "x", "oneOf": [], "enum": "ab", "properties": [1], "required": "a"},
+])
+def test_hostile_schemas_give_bounded_json(schema: Any) -> None:
+    value = instance(schema, 1)
+    text = json.dumps(value, allow_nan=False)
+    assert len(text) < 5_000_000
+    errors(value, schema)
+
+
+def test_patterns_are_never_run() -> None:
+    """A request's pattern could take exponential time (Divergence #1): not checked."""
+    evil = {"type": "string", "pattern": "^(a+)+$"}
+    assert errors("a" * 64 + "!", evil) == []
