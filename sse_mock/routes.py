@@ -361,8 +361,9 @@ def _recorded(
     call.entry.source, call.entry.cassette = exchange.source, exchange.cassette or None
     fault = decision.fault
     if exchange.frames is None:
-        hold(exchange.wait if up.recorded_timing else decision.timing.first_token_delay,
-             mw.config.max_request_seconds)
+        if exchange.source == "replay":  # a live answer has taken its own time already
+            hold(exchange.wait if up.recorded_timing else decision.timing.first_token_delay,
+                 mw.config.max_request_seconds)
         if exchange.status >= 300:  # an upstream error, passed through as it came
             call.entry.outcome = "fault" if exchange.status in (429, 529) or (
                 exchange.status >= 500) else "error"
