@@ -363,7 +363,7 @@ def _recorded(
     if exchange.frames is None:
         if exchange.source == "replay":  # a live answer has taken its own time already
             hold(exchange.wait if up.recorded_timing else decision.timing.first_token_delay,
-                 mw.config.max_request_seconds)
+                 mw.config.max_request_seconds, call.environ)
         if exchange.status >= 300:  # an upstream error, passed through as it came
             call.entry.outcome = "fault" if exchange.status in (429, 529) or (
                 exchange.status >= 500) else "error"
