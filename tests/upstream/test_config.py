@@ -66,3 +66,15 @@ def test_replay_in_process_is_valid_wsgi(tmp_path: Path) -> None:
     response.close()
     entry = app.journal.entries()[0]
     assert (entry.source, entry.events, entry.outcome) == ("replay", 1, "completed")
+
+
+def test_a_miss_without_recording_answers_as_if_no_cassette_existed(tmp_path: Path) -> None:
+    app = create_app(cassettes=str(tmp_path), delay=0, rules=[
+        {"match": {"contains": "weather"}, "reply": "Sunny."}])
+    client = Client(app)
+    for text, expected in (("weather?", "Sunny."), ("Hi", "Hello, this is a mocked chatbot.")):
+        response = client.post("/mock/v1/chat/completions", json={
+            "model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+        assert response.json["choices"][0]["message"]["content"].startswith(expected)
+    assert [(e.source, e.cassette) for e in app.journal.entries()] == [(None, None)] * 2
+    assert list(tmp_path.iterdir()) == []
