@@ -92,7 +92,6 @@ __all__ = ["SETTINGS", "Middleware", "wrap"]
 CONFIG_SETTING = PREFIX + "CONFIG"
 
 
-
 def _settings(settings: Any) -> Any:
     if settings is None:
         from django.conf import settings as django_settings  # type: ignore[import-untyped, unused-ignore]
