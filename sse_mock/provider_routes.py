@@ -11,7 +11,7 @@ seed, so ``X-Mock-Seed`` changes them reproducibly.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from json.encoder import encode_basestring_ascii as escape
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,26 @@ def _embedding_seed(mw: SSEMockMiddleware, call: Call, route: str, model: str,
     if decision.timing.first_token_delay:
         time.sleep(decision.timing.first_token_delay)
     return decision.timing.seed
+
+
+#: Answers with more components than this leave vector by vector (chunked, no Content-Length):
+#: 2,048 inputs of 4,096 dimensions would otherwise be ~160 MB in memory at once.
+STREAM_OVER = 1 << 20
+
+
+def _json_answer(head: str, items: Iterator[str], tail: str, components: int) -> Answer:
+    """``head + ",".join(items) + tail``: one body, or for big answers chunks made as the
+    server writes them (memory: one vector at a time)."""
+    if components <= STREAM_OVER:
+        return Answer(body=(head + ",".join(items) + tail).encode())
+
+    def chunks() -> Iterator[bytes]:
+        yield head.encode()
+        for n, item in enumerate(items):
+            yield (item if n == 0 else "," + item).encode()
+        yield tail.encode()
+
+    return Answer(chunks=chunks(), content_type="application/json")
 
 
 def _dims(value: Any, param: str, default: int) -> int:
@@ -135,10 +155,10 @@ def openai_embeddings_route(mw: SSEMockMiddleware) -> Route:
             return f'{{"object":"embedding","index":{i},"embedding":{shown}}}'
 
         tokens = count_tokens(texts)
-        data = ",".join(item(i, t) for i, t in enumerate(texts))
-        out = (f'{{"object":"list","data":[{data}],"model":{escape(model)},'
-               f'"usage":{{"prompt_tokens":{tokens},"total_tokens":{tokens}}}}}')
-        return Answer(body=out.encode())
+        return _json_answer('{"object":"list","data":[',
+                            (item(i, t) for i, t in enumerate(texts)),
+                            f'],"model":{escape(model)},"usage":{{"prompt_tokens":{tokens},'
+                            f'"total_tokens":{tokens}}}}}', len(texts) * dims)
 
     return Route("openai-embeddings", "/v1/embeddings", frozenset({"POST"}), handle, "openai")
 
@@ -180,10 +200,10 @@ def _gemini_embed(mw: SSEMockMiddleware, call: Call, model: str, method: str,
             "output_dimensionality")), "output_dimensionality", default))
     call.entry.route = "gemini-embeddings"
     seed = _embedding_seed(mw, call, "gemini-embeddings", model, texts, "google")
-    values = [f'{{"values":{vector_json(t, d, seed)}}}' for t, d in zip(texts, dims, strict=True)]
+    values = (f'{{"values":{vector_json(t, d, seed)}}}' for t, d in zip(texts, dims, strict=True))
     if method == "embedContent":
-        return Answer(body=f'{{"embedding":{values[0]}}}'.encode())
-    return Answer(body=f'{{"embeddings":[{",".join(values)}]}}'.encode())
+        return Answer(body=f'{{"embedding":{next(values)}}}'.encode())
+    return _json_answer('{"embeddings":[', values, "]}", sum(dims))
 
 
 def gemini_route(mw: SSEMockMiddleware) -> Route:
@@ -268,11 +288,11 @@ def ollama_routes(mw: SSEMockMiddleware) -> list[Route]:
         seed = _embedding_seed(mw, call, "ollama-embeddings", model, texts, "ollama")
         if legacy:
             return Answer(body=f'{{"embedding":{vector_json(texts[0], dims, seed)}}}'.encode())
-        vectors = ",".join(vector_json(t, dims, seed) for t in texts)
         total = max(time.monotonic_ns() - start, 1)
-        out = (f'{{"model":{escape(model)},"embeddings":[{vectors}],"total_duration":{total},'
-               f'"load_duration":1000000,"prompt_eval_count":{count_tokens(texts)}}}')
-        return Answer(body=out.encode())
+        return _json_answer(f'{{"model":{escape(model)},"embeddings":[',
+                            (vector_json(t, dims, seed) for t in texts),
+                            f'],"total_duration":{total},"load_duration":1000000,'
+                            f'"prompt_eval_count":{count_tokens(texts)}}}', len(texts) * dims)
 
     return [
         Route("ollama-tags", "/api/tags", frozenset({"GET"}), list_tags, "ollama"),

@@ -116,3 +116,29 @@ def test_faults_and_journal() -> None:
     entries = mw.journal.entries()
     assert [(e.route, e.status, e.outcome) for e in entries] == [
         ("openai-embeddings", 429, "fault"), ("openai-embeddings", 200, "completed")]
+
+
+def test_big_answers_leave_vector_by_vector(client: openai.OpenAI) -> None:
+    """300 x 4,096 components: chunked, one vector per chunk (bounded memory), still one JSON."""
+    from werkzeug.test import Client
+
+    texts = [f"chunk {i}" for i in range(300)]
+    resp = Client(create_app(delay=0)).post(
+        "/mock/v1/embeddings", json={"model": "text-embedding-3-large", "input": texts,
+                                     "dimensions": 4096, "encoding_format": "float"})
+    try:
+        assert "Content-Length" not in resp.headers
+        assert resp.headers["Content-Type"] == "application/json"
+        sizes = []
+        body = b""
+        for chunk in resp.response:
+            sizes.append(len(chunk))
+            body += chunk
+    finally:
+        resp.close()
+    assert len(sizes) == 302 and max(sizes) < 120_000
+    assert [d["index"] for d in json.loads(body)["data"]] == list(range(300))
+    out = client.embeddings.create(model="text-embedding-3-large", input=texts, dimensions=4096,
+                                   encoding_format="base64")  # over a socket, chunked
+    encoded: Any = out.data[5].embedding
+    assert len(out.data) == 300 and encoded == vector_base64("chunk 5", 4096)
