@@ -1,5 +1,6 @@
 """Schema-valid structure: JSON instances made from a request's JSON Schema (``make.py``), and
-checks of fixed ones against it (``check.py``) (PROTOCOLS.md §2.11 structured outputs and tool parameters, §8.2, §9.3).
+checks of fixed ones against it (``check.py``): PROTOCOLS.md §2.11 (structured outputs and tool
+parameters), §8.2, §9.3.
 
 When a request declares tools with JSON-Schema parameters and the reply calls one *without*
 arguments, or asks for structured output (Chat Completions ``response_format`` ``json_schema``,
