@@ -27,20 +27,17 @@ Divergence #1: connection errors become :class:`~sse_mock.state.base.StateUnavai
     the mock back, by itself.
 Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
     still share one bucket truthfully.
-Divergence #3: a request's journal record is not written by the request: the records that are
-    waiting go to Redis in the same round trip as the next request's own first step (a
-    pipeline), or, when no request comes, by one writer thread (a greenlet under gevent) per
-    process within :data:`LINGER` seconds, all in one script call. So a request costs one round
-    trip in the common path, its record included. A record is in Redis some milliseconds after
-    its answer ends; reads of the journal from the same process write what is waiting first.
+Divergence #3: a request's journal record is written when its answer ends, in one round trip
+    of its own, before a non-streamed answer is handed to the server: a client that reads the
+    journal through another worker right after its answer sees it. (Writing records later, in
+    batches or with the next request's round trip, saves that round trip but lets such a read
+    miss the last requests for some milliseconds: tests read the journal exactly then.)
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -62,12 +59,6 @@ SESSION_TTL = 86_400
 #: While Redis is down, how often (seconds) one request tries it again; the others get a 503
 #: at once instead of each waiting for a connection timeout.
 PROBE_INTERVAL = 0.5
-#: Journal records written per script call, and how many may wait to be written (the oldest
-#: are dropped beyond that, with a warning, while Redis is slow or down).
-_BATCH = 200
-MAX_PENDING = 10_000
-#: Seconds the writer waits, once woken, for more records to write at once.
-LINGER = 0.02
 #: Journal ids read per HMGET inside a script (Lua's stack is bounded).
 _CHUNK = 500
 _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
@@ -231,11 +222,6 @@ class RedisState(State):
         self._journal_keys = [p + "jid", p + "j", p + "jd", p + "jb"]
         self._down = ""  # why Redis is known to be down ("" = up)
         self._next_probe = 0.0
-        self._pending: list[tuple[str, str, str]] = []  # journal records to write
-        self._pending_lock = threading.Lock()
-        self._flush_lock = threading.Lock()  # one write at a time: readers wait for it
-        self._wake = threading.Event()
-        self._writer_pid = 0  # the process whose writer thread runs (0: none yet)
 
     def _key(self, session: str, kind: str) -> str:
         return f"{self.prefix}s:{session}:{kind}"
@@ -283,81 +269,17 @@ class RedisState(State):
         return 0  # written once, when it ends (Divergence #1 of sse_mock.state.base)
 
     def journal_finish(self, session: str, id: int, record: dict[str, Any], size: int) -> int:
-        """Queue the record for the writer (Divergence #3); its id is given in Redis."""
+        """One round trip, before the answer is handed on (Divergence #3)."""
         if not self.journal_max_entries:
             return id
         data = {k: v for k, v in record.items() if k != "id"}
         text = json.dumps(data, default=str, separators=(",", ":"))
-        item = (session, text, repr(float(record.get("time") or 0.0)))
-        start = False
-        with self._pending_lock:
-            self._pending.append(item)
-            if len(self._pending) > MAX_PENDING:
-                del self._pending[: len(self._pending) - MAX_PENDING]
-            if self._writer_pid != os.getpid():  # none yet, or forked from one that had it
-                self._writer_pid = os.getpid()
-                start = True
-        if start:
-            threading.Thread(target=self._write_loop, name="sse_mock-journal",
-                             daemon=True).start()
-        self._wake.set()
-        return 0
-
-    def _write_loop(self) -> None:
-        while True:
-            self._wake.wait()
-            time.sleep(LINGER)  # let the records of the next few requests join this write
-            self._wake.clear()
-            try:
-                self.flush()
-            except StateUnavailable as exc:
-                log.warning("sse_mock: journal records not written: %s", exc)
-            except Exception:  # a bug: say so, and keep writing
-                log.exception("sse_mock: journal records not written")
-
-    def _take_pending(self) -> list[tuple[str, str, str]]:
-        with self._pending_lock:
-            items, self._pending = self._pending, []
-        return items
-
-    def _journal_args(self, items: list[tuple[str, str, str]]) -> Iterator[list[Any]]:
-        """The script's arguments for `items`, :data:`_BATCH` records a call."""
-        for i in range(0, len(items), _BATCH):
-            args: list[Any] = [self.journal_max_entries, self.journal_max_bytes]
-            for item in items[i:i + _BATCH]:
-                args += item
-            yield args
-
-    def flush(self) -> None:
-        """Write the journal records that are waiting, now."""
-        with self._flush_lock:
-            for args in self._journal_args(self._take_pending()):
-                self._run(self._journal_add, keys=self._journal_keys, args=args)
-
-    def _with_pending(self, step: Callable[[Any], Any]) -> Any:
-        """``step(client)`` sends one command; journal records that are waiting go in the same
-        round trip (a pipeline), so a busy process writes its journal without round trips of
-        its own (Divergence #3)."""
-        items = self._take_pending()
-        if not items:
-            return self._run(step, self.client)
-        keys = self._journal_keys
-        with self._up():
-            for attempt in (1, 2):
-                pipe = self.client.pipeline(transaction=False)
-                for script_args in self._journal_args(items):
-                    pipe.evalsha(self._journal_add.sha, len(keys), *keys, *script_args)
-                step(pipe)
-                try:
-                    return pipe.execute()[-1]
-                except redis.exceptions.NoScriptError:  # Redis restarted: scripts are gone
-                    if attempt == 2:
-                        raise
-                    self.client.script_load(_JOURNAL_ADD)
-        raise AssertionError("unreachable")  # pragma: no cover
+        start = repr(float(record.get("time") or 0.0))
+        return int(self._run(self._journal_add, keys=self._journal_keys,
+                             args=[self.journal_max_entries, self.journal_max_bytes,
+                                   session, text, start]))
 
     def journal_entries(self, session: str) -> list[dict[str, Any]]:
-        self.flush()
         flat = self._run(self._journal_scan, keys=self._journal_keys[1:], args=[session, "0"])
         out = []
         for i in range(0, len(flat), 2):
@@ -367,7 +289,6 @@ class RedisState(State):
         return out
 
     def journal_clear(self, session: str) -> None:
-        self.flush()
         self._run(self._journal_scan, keys=self._journal_keys[1:], args=[session, "1"])
 
     # -- queued actions ------------------------------------------------------------------------
@@ -377,9 +298,7 @@ class RedisState(State):
                               args=[payload, MAX_QUEUE, SESSION_TTL]))
 
     def queue_items(self, session: str) -> list[str]:
-        # Asked on every request (issue "Tests drive the mock"): the journal rides along.
-        key = self._key(session, "q")
-        items = self._with_pending(lambda r: r.lrange(key, 0, -1))
+        items = self._run(self.client.lrange, self._key(session, "q"), 0, -1)
         return [item.decode() if isinstance(item, bytes) else item for item in items]
 
     def queue_take(self, session: str, payload: str) -> bool:
@@ -404,7 +323,6 @@ class RedisState(State):
             self._run(self.client.delete, *(self._key(session, k) for k in "cnq"))
             self.journal_clear(session)
             return
-        self.flush()  # what is waiting belongs to before the reset
         pattern = _glob_escape(self.prefix) + "*"
         with self._up():
             batch: list[bytes] = []
@@ -420,10 +338,6 @@ class RedisState(State):
         self._run(self.client.ping)
 
     def close(self) -> None:
-        try:
-            self.flush()
-        except StateUnavailable:
-            pass
         self.client.close()
         self.client.connection_pool.disconnect()
 

@@ -78,8 +78,8 @@ def test_redis_state_makes_two_workers_one_mock(
               "seed": 7, "chaos": {"server_error": 0.2}}
     with gunicorn_workers(config, *worker, monkeypatch=monkeypatch) as server:
         answers = [fresh_get(server.url + path) for path in SCRIPT]
-        # Worker pid → the journal it lists. A stream's record is written a moment after its
-        # last event (sse_mock.state.redis, Divergence #3): poll, briefly, for the last one.
+        # Worker pid → the journal it lists. A stream's record is written just after its last
+        # event has left (the journal's end of a stream): poll, briefly, for the last one.
         journals: dict[str, list[dict[str, Any]]] = {}
         deadline = time.monotonic() + 10
         while len(journals) < 2 and time.monotonic() < deadline:
