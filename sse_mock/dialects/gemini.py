@@ -103,20 +103,22 @@ def claims(rest: str, environ: Mapping[str, Any]) -> bool:
     """Whether a request under the prefix is Gemini's (routes.Route.claims, §8.1).
 
     Everything under ``/v1beta/models``; under ``/v1/models`` (shared with OpenAI's model list,
-    §2.9) only POSTs to a ``:method`` and requests that carry Google's API key
+    §2.9) only POSTs to ``…:<a Gemini method>`` and requests that carry Google's API key
     (``x-goog-api-key`` header or ``key`` query parameter).
     """
     if rest.startswith(("/v1beta/models", "/v1alpha/models")):
         return True
     if not rest.startswith("/v1/models"):
         return False
-    method = environ.get("REQUEST_METHOD")
-    if method == "POST" or (method == "OPTIONS" and ":" in rest):
-        return True
     if "HTTP_X_GOOG_API_KEY" in environ:
         return True
     query = environ.get("QUERY_STRING", "")
-    return query.startswith("key=") or "&key=" in query
+    if query.startswith("key=") or "&key=" in query:
+        return True
+    # Without Google's key: only `/v1/models/{model}:{one of Gemini's methods}` (POST, or its
+    # preflight); OpenAI's paths, fine-tuned ids with colons included, stay OpenAI's.
+    return (environ.get("REQUEST_METHOD") in ("POST", "OPTIONS")
+            and rest.startswith("/v1/models/") and rest.rpartition(":")[2] in METHODS)
 
 
 # --- models -----------------------------------------------------------------------------------

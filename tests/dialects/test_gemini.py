@@ -64,6 +64,9 @@ def test_parse_path(rest: str, target: Target | None) -> None:
     ("/v1/models", {"REQUEST_METHOD": "GET", "QUERY_STRING": "key=k"}, True),
     ("/v1/models/ft:gpt-4o:org::abc", {"REQUEST_METHOD": "GET"}, False),
     ("/v1/models/gemini-2.5-flash:generateContent", {"REQUEST_METHOD": "POST"}, True),
+    ("/v1/models", {"REQUEST_METHOD": "POST"}, False),  # OpenAI's 405
+    ("/v1/models/ft:gpt-4o:org::abc", {"REQUEST_METHOD": "POST"}, False),
+    ("/v1/models/gemini-2.5-flash:explode", {"REQUEST_METHOD": "POST"}, False),
     ("/v1/chat/completions", {"REQUEST_METHOD": "POST"}, False),
 ])
 def test_claims(rest: str, environ: dict[str, Any], gemini: bool) -> None:
