@@ -21,11 +21,15 @@ Divergence #3: request headers are split by hand (``_Headers``) instead of by th
     bench/results/load.md). Same limits (65,536 bytes a line, 100 headers) and the same first-
     value-wins reading; obsolete line folding and lines without a colon are a 400 (RFC 9112
     §5.2 allows rejecting folding; the ``email`` parser would have joined or skipped them).
+Divergence #4: ``TCP_NODELAY`` on every connection, as gunicorn does: pywsgi sends a chunked
+    stream's terminator as a write of its own, which Nagle's algorithm held back until the
+    client's delayed ACK (40 ms) — a keep-alive client's next request waited that long.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +153,14 @@ def _gevent_server(host: str, port: int, app: WSGIApplication) -> Standalone:
     class Handler(WSGIHandler):  # type: ignore[misc,unused-ignore]
         def MessageClass(self, fp: Any, *args: Any) -> _Headers:  # noqa: N802 (gevent's name)
             return _Headers(fp)
+
+        def handle(self) -> None:
+            # Divergence #4: each write leaves at once (no Nagle delay on the chunked end).
+            try:
+                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - not TCP (a Unix socket)
+                pass
+            super().handle()
 
     # Access lines through logging (INFO, as werkzeug's); SERVER_NAME given, so the first
     # request does not wait for a reverse DNS look-up (socket.getfqdn).
