@@ -145,3 +145,29 @@ def test_strict_mode_makes_a_mismatch_a_422() -> None:
         client.close()
     assert info.value.code == "schema_mismatch"
     assert "reply: the text is not JSON" in info.value.message
+
+
+def test_responses_function_call_without_arguments(oai: openai.OpenAI) -> None:
+    out = oai.responses.create(model="gpt-4o-mini", input="What is the weather?", tools=[
+        {"type": "function", "name": "get_weather", "parameters": WEATHER, "strict": True}])
+    calls = [item for item in out.output if item.type == "function_call"]
+    jsonschema.validate(json.loads(calls[0].arguments), WEATHER)  # type: ignore[union-attr]
+
+
+def test_gemini_function_call_without_arguments(mock: tuple[Any, str]) -> None:
+    genai = pytest.importorskip("google.genai")
+    from google.genai import types
+
+    client = genai.Client(api_key="x", http_options={"base_url": mock[1] + "/mock"})
+    # The SDK sends a pydantic-free dict in Gemini's OpenAPI subset (upper-case types).
+    tool = types.Tool(function_declarations=[types.FunctionDeclaration(
+        name="get_weather", parameters=types.Schema(
+            type=types.Type.OBJECT, required=["city", "days"], properties={
+                "city": types.Schema(type=types.Type.STRING, min_length=2),
+                "days": types.Schema(type=types.Type.INTEGER, minimum=1, maximum=7)}))])
+    r = client.models.generate_content(
+        model="gemini-2.5-flash", contents="What is the weather?",
+        config=types.GenerateContentConfig(tools=[tool], automatic_function_calling=types.
+                                           AutomaticFunctionCallingConfig(disable=True)))
+    call = r.function_calls[0]
+    jsonschema.validate(call.args, {**WEATHER, "additionalProperties": True})
