@@ -234,6 +234,8 @@ class RedisState(State):
             self._down = f"Redis at {self.name} cannot be reached ({exc})"
             self._next_probe = time.monotonic() + PROBE_INTERVAL
             raise StateUnavailable(self._down) from None
+        except redis.RedisError as exc:  # e.g. out of memory: this step failed, Redis is up
+            raise StateUnavailable(f"Redis at {self.name} refused: {exc}") from None
         self._down = ""
 
     def ready(self) -> None:
