@@ -18,6 +18,7 @@ from conftest import free_port, redis_server_process, serve
 
 from sse_mock import SSEMockMiddleware
 from sse_mock.config import ConfigError
+from sse_mock.testing import WSGITransport
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -92,3 +93,26 @@ def test_redis_lost_mid_run_then_back(prefix: str, caplog: pytest.LogCaptureFixt
             mock.state.close()
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert any("state backend unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_a_redis_that_refuses_writes_is_a_503_not_a_traceback(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import redis
+
+    mock = SSEMockMiddleware(app, state=redis_url, state_prefix=prefix, delay=0)
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        with httpx.Client(transport=WSGITransport(mock), base_url="http://mock") as client:
+            admin.config_set("maxmemory", "1")  # every write: "OOM command not allowed"
+            try:
+                refused = chat(client, headers={"X-Mock-Fault": "rate_limit*2"})
+            finally:
+                admin.config_set("maxmemory", "0")
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "state_backend_unavailable"
+            assert chat(client, headers={"X-Mock-Fault": "rate_limit*2"}).status_code == 429
+    finally:
+        mock.state.close()
+        admin.close()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
