@@ -539,9 +539,29 @@ def idle_rss(target: str, n: int) -> float:
 
 PACED_COLS = ["target", "n", "ok_streams", "errors", "bad_streams", "p50_ms", "p99_ms", "max_ms",
               "first_event_p99_ms", "server_cpu", "client_cpu", "peak_rss_mb",
-              "bytes_per_stream"]
+              "bytes_per_stream", "runs"]
 ZERO_COLS = ["target", "n", "ok_streams", "errors", "streams_per_s", "cpu_ms_per_stream",
-             "server_cpu", "client_cpu", "bytes_per_stream", "wall"]
+             "server_cpu", "client_cpu", "bytes_per_stream", "wall", "runs"]
+
+
+def _order(targets: list[str]) -> Any:
+    return lambda key: (key[2], targets.index(key[1]))
+
+
+def median_run(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row for several runs of the same measurement: each number the median, the errors
+    the worst run's."""
+    out = dict(rs[0])
+    for key, value in rs[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values = sorted(r[key] for r in rs)
+            out[key] = values[len(values) // 2]
+    for key in ("errors", "bad_streams"):
+        out[key] = max(r[key] for r in rs)
+    out["ok_streams"] = min(r["ok_streams"] for r in rs)
+    out["first_errors"] = [e for r in rs for e in r["first_errors"]][:5]
+    out["runs"] = len(rs)
+    return out
 
 
 def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
@@ -602,12 +622,13 @@ def plot(paced: list[dict[str, Any]], zero: list[dict[str, Any]], path: Path) ->
         print("matplotlib not installed: no plot (pip install matplotlib)")
         return False
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 5), width_ratios=[3, 2])
-    for target, style in STYLES.items():
+    for i, (target, style) in enumerate(STYLES.items()):
         pts = sorted((r["n"], r["p50_ms"], r["p99_ms"]) for r in paced if r["target"] == target)
         if pts:
             ns = [p[0] for p in pts]
-            ax.plot(ns, [p[2] for p in pts], style, label=f"{target} p99")
-            ax.plot(ns, [p[1] for p in pts], style, alpha=0.35, label=f"{target} p50")
+            ax.plot(ns, [p[2] for p in pts], style, color=f"C{i}", label=f"{target} p99")
+            ax.plot(ns, [p[1] for p in pts], style, color=f"C{i}", alpha=0.35,
+                    label=f"{target} p50")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("concurrent streams (N)")
@@ -642,7 +663,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--streams", type=int, default=100, help="streams per client (zero)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="zero-delay runs per target, interleaved; the median is kept")
+                        help="runs of each measurement, the targets' order rotated each time; "
+                        "each figure reported is the median over the runs, errors the worst")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="also measure RSS per idle stream with N streams")
@@ -661,21 +683,24 @@ def main() -> None:
         print(why, flush=True)
         targets.remove("aimock")
     bench = Bench(args.delay)
-    paced, zero, extra = [], [], {}
-    if not args.no_zero:
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(args.repeat):
-            for target in targets:
+    extra: dict[str, Any] = {}
+    runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    levels = [int(x) for x in args.n.split(",") if x]
+    for rep in range(args.repeat):
+        # The order rotates: a neighbour's load that comes and goes is spread over the targets.
+        order = targets[rep % len(targets):] + targets[:rep % len(targets)]
+        if not args.no_zero:
+            for target in order:
                 s = bench.zero(target, args.clients, args.streams).summary()
-                runs.setdefault(target, []).append(s)
+                runs.setdefault(("zero", target, args.clients), []).append(s)
                 print(json.dumps(s), flush=True)
-        for ss in runs.values():
-            zero.append(sorted(ss, key=lambda s: s["streams_per_s"])[len(ss) // 2])
-    for n in (int(x) for x in args.n.split(",") if x):
-        for target in targets:
-            s = bench.paced(target, n).summary()
-            paced.append(s)
-            print(json.dumps(s), flush=True)
+        for n in levels:
+            for target in order:
+                s = bench.paced(target, n).summary()
+                runs.setdefault(("paced", target, n), []).append(s)
+                print(json.dumps(s), flush=True)
+    zero = [median_run(runs[k]) for k in sorted(runs, key=_order(targets)) if k[0] == "zero"]
+    paced = [median_run(runs[k]) for k in sorted(runs, key=_order(targets)) if k[0] == "paced"]
     if args.idle:
         for target in targets:
             if target in ("sse_mock", "raw", "starlette"):
@@ -695,9 +720,13 @@ def main() -> None:
               "streams\n", table(zero, ZERO_COLS), ""]
     if extra:
         report += ["```json", json.dumps(extra, indent=1), "```"]
+    notes = RESULTS / "notes.md"  # the hand-written reading of these figures, kept across runs
+    if notes.exists():
+        report += ["", notes.read_text()]
     (out / "load.md").write_text("\n".join(report) + "\n")
-    (out / "load.json").write_text(json.dumps({"command": command, "paced": paced,
-                                               "zero": zero, "extra": extra}, indent=1))
+    (out / "load.json").write_text(json.dumps(
+        {"command": command, "paced": paced, "zero": zero, "extra": extra,
+         "runs": [r for rs in runs.values() for r in rs]}, indent=1))
     if not args.no_plot and plot(paced, zero, out / "load.png"):
         print("plot:", out / "load.png")
     print("\n".join(summary))
