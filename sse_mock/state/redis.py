@@ -8,7 +8,7 @@ never a read-modify-write from Python, and one round trip. Keys (``<prefix>`` is
 ===========================  =========================================================
 ``<prefix>s:<session>:c``    hash: cycle positions (``*count`` faults, rule sequences)
 ``<prefix>s:<session>:n``    hash: counters (chaos draw index)
-``<prefix>s:<session>:q``    list: queued actions (issue "Tests drive the mock")
+``<prefix>q:<session>``      list: queued actions (issue "Tests drive the mock")
 ``<prefix>j``, ``jd``        the journal: sorted set of ids by start time, hash id → record
 ``<prefix>jb``, ``jid``      the journal's byte total and its last id
 ``<prefix>b:<key>``          hash: one quota bucket (tokens, time)
@@ -49,6 +49,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .base import MAX_KEYS, MAX_QUEUE, Bucket, State, StateUnavailable, Taken
+from .tracking import QueueCache
 
 __all__ = ["SESSION_TTL", "RedisState", "redact"]
 
@@ -219,6 +220,8 @@ class RedisState(State):
         self._queue_push = r.register_script(_QUEUE_PUSH)
         self._take = r.register_script(_TAKE)
         p = prefix
+        # Queued actions are read on every request: from a copy Redis keeps true (tracking.py).
+        self._queues = QueueCache(url, p + "q:", timeout)
         self._journal_keys = [p + "jid", p + "j", p + "jd", p + "jb"]
         self._down = ""  # why Redis is known to be down ("" = up)
         self._next_probe = 0.0
@@ -295,16 +298,33 @@ class RedisState(State):
 
     # -- queued actions ------------------------------------------------------------------------
 
+    def _queue(self, session: str) -> str:
+        return f"{self.prefix}q:{session}"
+
     def queue_push(self, session: str, payload: str) -> bool:
-        return bool(self._run(self._queue_push, keys=[self._key(session, "q")],
-                              args=[payload, MAX_QUEUE, SESSION_TTL]))
+        self._queues.forget(session)
+        try:
+            return bool(self._run(self._queue_push, keys=[self._queue(session)],
+                                  args=[payload, MAX_QUEUE, SESSION_TTL]))
+        finally:  # and after: a read that overlapped the write is not kept either
+            self._queues.forget(session)
 
     def queue_items(self, session: str) -> list[str]:
-        items = self._run(self.client.lrange, self._key(session, "q"), 0, -1)
-        return [item.decode() if isinstance(item, bytes) else item for item in items]
+        """No round trip while this process's copy is known to be true (tracking.py)."""
+        items, epoch = self._queues.get(session)
+        if items is not None:
+            return items
+        raw = self._run(self.client.lrange, self._queue(session), 0, -1)
+        items = [item.decode() if isinstance(item, bytes) else item for item in raw]
+        self._queues.store(session, items, epoch)
+        return items
 
     def queue_take(self, session: str, payload: str) -> bool:
-        return bool(self._run(self.client.lrem, self._key(session, "q"), 1, payload))
+        self._queues.forget(session)
+        try:
+            return bool(self._run(self.client.lrem, self._queue(session), 1, payload))
+        finally:
+            self._queues.forget(session)
 
     # -- quotas --------------------------------------------------------------------------------
 
@@ -321,8 +341,10 @@ class RedisState(State):
     # -- life cycle ----------------------------------------------------------------------------
 
     def reset(self, session: str | None = None) -> None:
+        self._queues.forget(session)
         if session is not None:
-            self._run(self.client.delete, *(self._key(session, k) for k in "cnq"))
+            self._run(self.client.delete, self._key(session, "c"), self._key(session, "n"),
+                      self._queue(session))
             self.journal_clear(session)
             return
         pattern = _glob_escape(self.prefix) + "*"
@@ -340,6 +362,7 @@ class RedisState(State):
         self._run(self.client.ping)
 
     def close(self) -> None:
+        self._queues.close()
         self.client.close()
         self.client.connection_pool.disconnect()
 

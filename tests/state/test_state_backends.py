@@ -193,3 +193,42 @@ def test_redis_scripts_lost_to_a_restart_are_loaded_again(redis_url: str, prefix
     finally:
         s.close()
         probe.close()
+
+
+def test_redis_queue_reads_cost_no_round_trip_while_redis_says_nothing_changed(
+    redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request looks for queued actions; a worker keeps a copy that Redis invalidates
+    (client-side caching): a change made through another worker is seen by the next request,
+    and when tracking is lost the worker asks Redis every time until it is back."""
+    import redis
+
+    from sse_mock.state.redis import RedisState
+
+    monkeypatch.setattr("sse_mock.state.tracking.RETRY_SECONDS", 0.0)
+    a, b = RedisState(redis_url, prefix=prefix), RedisState(redis_url, prefix=prefix)
+    probe = redis.Redis.from_url(redis_url)
+
+    def lranges() -> int:
+        return int(probe.info("commandstats").get("cmdstat_lrange", {"calls": 0})["calls"])
+
+    try:
+        assert b.queue_items("s") == []
+        before = lranges()
+        assert all(b.queue_items("s") == [] for _ in range(50))
+        assert lranges() == before  # the copy: no round trip
+        assert a.queue_push("s", "x")  # another worker
+        assert b.queue_items("s") == ["x"]  # seen at once
+        assert a.queue_take("s", "x") and b.queue_items("s") == []
+        assert b.queue_items("other") == []  # sessions apart
+        # Tracking lost (its connection killed): Redis is asked again, and tracking comes back.
+        probe.client_kill_filter(_type="pubsub")
+        assert a.queue_push("s", "y")
+        assert b.queue_items("s") == ["y"]
+        before = lranges()
+        assert all(b.queue_items("s") == ["y"] for _ in range(20))
+        assert lranges() - before <= 1
+    finally:
+        a.close()
+        b.close()
+        probe.close()

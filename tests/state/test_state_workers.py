@@ -86,6 +86,20 @@ def test_redis_state_makes_two_workers_one_mock(
             r = fresh_get(server.url + "/mock/_journal")
             if len(r.json()["data"]) >= len(SCRIPT):
                 journals[r.headers["x-worker"]] = r.json()["data"]
+        # An action queued through one worker (POST /mock/_next) is served by the other at once:
+        # Redis tells every worker that the queue changed. (?seed=2: no chaos draw on these.)
+        crossed = 0
+        for i in range(40):
+            with httpx.Client(timeout=10) as c:
+                queued = c.post(server.url + "/mock/_next", json={"reply": f"queued{i}"})
+            assert queued.status_code < 300, queued.text
+            served = fresh_get(server.url + "/mock/stream?seed=2")
+            assert outcome(served) == f"queued{i}"
+            crossed += served.headers["x-worker"] != queued.headers["x-worker"]
+            if crossed >= 3:
+                break
+        assert crossed >= 3
+        assert outcome(fresh_get(server.url + "/mock/stream?seed=2")).startswith("Hello")
     pids = {r.headers["x-worker"] for r in answers}
     assert len(pids) == 2, f"one worker answered everything: {pids}"
     got = [outcome(r) for r in answers]
