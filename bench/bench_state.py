@@ -146,11 +146,17 @@ def main() -> None:
     mem, red = rows
     # Lateness below a millisecond is the clock's noise: the ratio compares at least 1 ms.
     p99_ratio = max(1.0, red["p99_ms"]) / max(1.0, mem["p99_ms"])
+    # Other load on a shared machine only ever makes a round later: the best round of each
+    # mode is the least disturbed comparison.
+    best_mem = min(r["p99_ms"] for r in runs["memory"])
+    best_red = min(r["p99_ms"] for r in runs["redis"])
+    best_ratio = max(1.0, best_red) / max(1.0, best_mem)
     cpu_ratio = red["server_cpu_s"] / max(0.01, mem["server_cpu_s"])
     verdict = [
         f"- errors: memory {mem['errors']}, Redis {red['errors']} (target 0)",
         f"- p99 lateness: Redis {red['p99_ms']} ms / memory {mem['p99_ms']} ms = "
-        f"{p99_ratio:.2f}x (target ≤ 1.2x)",
+        f"{p99_ratio:.2f}x (target ≤ 1.2x); best rounds: {best_red} ms / {best_mem} ms = "
+        f"{best_ratio:.2f}x",
         f"- server CPU, redis-server included: Redis {red['server_cpu_s']} s / memory "
         f"{mem['server_cpu_s']} s = {cpu_ratio:.2f}x (target ≤ 1.3x)",
         f"- round trips to Redis per stream: {red['redis_round_trips_per_stream']} (target "
