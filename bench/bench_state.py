@@ -132,7 +132,7 @@ def main() -> None:
         redis.stop()
 
     def median(mode: str, key: str) -> float:
-        return float(statistics.median(r[key] for r in runs[mode]))
+        return round(float(statistics.median(r[key] for r in runs[mode])), 3)
 
     rows = []
     for mode in ("memory", "redis"):
