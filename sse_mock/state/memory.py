@@ -66,8 +66,10 @@ class MemoryState(State):
         """The session's tables (created on first use); the caller holds the lock."""
         s = self._sessions.get(session)
         if s is None:
-            if len(self._sessions) >= MAX_SESSIONS:
-                self._sessions.popitem(last=False)
+            if len(self._sessions) >= MAX_SESSIONS:  # the least recently used, never ""
+                oldest = next((k for k in self._sessions if k), None)
+                if oldest is not None:
+                    del self._sessions[oldest]
             s = self._sessions[session] = _Session()
         elif session:
             self._sessions.move_to_end(session)

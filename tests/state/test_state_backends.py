@@ -232,3 +232,16 @@ def test_redis_queue_reads_cost_no_round_trip_while_redis_says_nothing_changed(
         a.close()
         b.close()
         probe.close()
+
+
+def test_memory_keeps_a_bounded_number_of_sessions_but_never_drops_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sse_mock.state.memory.MAX_SESSIONS", 5)
+    s = MemoryState()
+    s.cycle("", "k", 3)
+    for i in range(50):  # request-chosen session names
+        s.cycle(f"s{i}", "k", 3)
+    assert len(s._sessions) <= 5
+    assert s.cycle("", "k", 3) == 1  # the default session kept its position
+    assert s.cycle("s49", "k", 3) == 1 and s.cycle("s0", "k", 3) == 0  # the oldest went
