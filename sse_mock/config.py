@@ -330,8 +330,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("chaos", "map-number", {}, "Probability per fault kind, drawn per request from the "
         "seed, e.g. {rate_limit = 0.1}.", check=_deferred("chaos")),
     Key("cors", "table", {}, "Cross-origin policy (PROTOCOLS.md §6.5).", keys=CORS_KEYS),
-    Key("ratelimit", "table", {}, "Values of the x-ratelimit-* headers on OpenAI routes.",
-        keys=RATELIMIT_KEYS),
+    Key("ratelimit", "table", {}, "Values of the x-ratelimit-* headers on OpenAI routes; "
+        "with requests_per_minute or tokens_per_minute, real quotas whose headers count down "
+        "(they replace the fixed values they cover).", keys=RATELIMIT_KEYS),
     Key("rules", "list", (), "Reply rules, first match wins (see the scenarios page).",
         check=_deferred("rules")),
     Key("fixtures", "str-list", (), "Files of rules (TOML, JSON or YAML) appended after `rules`.",
