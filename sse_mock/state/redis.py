@@ -347,16 +347,19 @@ class RedisState(State):
                       self._queue(session))
             self.journal_clear(session)
             return
-        pattern = _glob_escape(self.prefix) + "*"
+        # Only this mock's key families: another mock's prefix may start with this one's.
+        base = _glob_escape(self.prefix)
         with self._up():
-            batch: list[bytes] = []
-            for key in self.client.scan_iter(match=pattern, count=1000):
-                batch.append(key)
-                if len(batch) >= 1000:
+            self.client.delete(*self._journal_keys)
+            for family in ("s:", "q:", "b:"):
+                batch: list[bytes] = []
+                for key in self.client.scan_iter(match=base + family + "*", count=1000):
+                    batch.append(key)
+                    if len(batch) >= 1000:
+                        self.client.delete(*batch)
+                        batch.clear()
+                if batch:
                     self.client.delete(*batch)
-                    batch.clear()
-            if batch:
-                self.client.delete(*batch)
 
     def check(self) -> None:
         self._run(self.client.ping)

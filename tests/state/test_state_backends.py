@@ -245,3 +245,22 @@ def test_memory_keeps_a_bounded_number_of_sessions_but_never_drops_the_default(
     assert len(s._sessions) <= 5
     assert s.cycle("", "k", 3) == 1  # the default session kept its position
     assert s.cycle("s49", "k", 3) == 1 and s.cycle("s0", "k", 3) == 0  # the oldest went
+
+
+def test_redis_reset_leaves_a_mock_with_a_longer_prefix_alone(redis_url: str, prefix: str) -> None:
+    from sse_mock.state.redis import RedisState
+
+    mine, theirs = RedisState(redis_url, prefix=prefix), RedisState(redis_url, prefix=prefix + "x:")
+    try:
+        for s in (mine, theirs):
+            s.cycle("", "k", 3)
+            s.queue_push("", "a")
+            _finish(s, "", 1)
+        mine.reset()
+        assert mine.cycle("", "k", 3) == 0 and mine.queue_items("") == []
+        assert mine.journal_entries("") == []
+        assert theirs.cycle("", "k", 3) == 1 and theirs.queue_items("") == ["a"]
+        assert len(theirs.journal_entries("")) == 1
+    finally:
+        mine.close()
+        theirs.close()
