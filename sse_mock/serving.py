@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -188,7 +187,3 @@ def _threaded_server(host: str, port: int, app: WSGIApplication) -> Standalone:
     server = werkzeug_server(host, port, app, threaded=True)
     return Standalone(server.port, "threads", FALLBACK_NOTICE, server.serve_forever,
                       server.server_close)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: sse-mock serve")
