@@ -61,6 +61,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 AIMOCK_DIR = Path(os.environ.get("AIMOCK_DIR", ROOT / "bench" / ".aimock"))
 AIMOCK_CLI = AIMOCK_DIR / "node_modules" / "@copilotkit" / "aimock" / "dist" / "cli.js"
 ALL_TARGETS = ("sse_mock", "serve", "aimock", "raw", "starlette")
+MAX_STREAMS = 20000  # concurrent streams at most (one socket each, on loopback)
 MODEL = "gpt-4o-mini"
 
 
@@ -677,15 +678,24 @@ def main() -> None:
         data = json.loads((out / "load.json").read_text())
         plot(data["paced"], data["zero"], out / "load.png")
         return
+    levels = [int(x) for x in args.n.split(",") if x]
+    # Bounded: loopback only, at most this many streams, every stream under a timeout.
+    if any(not 1 <= n <= MAX_STREAMS for n in levels) or not 1 <= args.clients <= 1000 or not (
+            1 <= args.streams <= 10000) or not 1 <= args.repeat <= 10 or not (
+            0 < args.delay <= 10):
+        parser.error(f"--n 1..{MAX_STREAMS}, --clients 1..1000, --streams 1..10000, "
+                     "--repeat 1..10, --delay (0, 10]")
     _raise_nofile()
     targets = [t for t in args.targets.split(",") if t]
+    unknown = set(targets) - set(ALL_TARGETS)
+    if unknown:
+        parser.error(f"unknown targets {sorted(unknown)}; choose from {', '.join(ALL_TARGETS)}")
     if "aimock" in targets and (why := aimock_missing()):
         print(why, flush=True)
         targets.remove("aimock")
     bench = Bench(args.delay)
     extra: dict[str, Any] = {}
     runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
-    levels = [int(x) for x in args.n.split(",") if x]
     for rep in range(args.repeat):
         # The order rotates: a neighbour's load that comes and goes is spread over the targets.
         order = targets[rep % len(targets):] + targets[:rep % len(targets)]
