@@ -508,11 +508,11 @@ def idle_rss(target: str, n: int) -> float:
     server = bench.server(target, n)
     try:
         if target == "sse_mock":
-            path = "/mock/stream?reply=a&first_token_delay=120"
+            path = "/mock/stream?reply=a&first_token_delay=50"
         elif target == "raw":
-            path = "/?n=1&delay=120"
+            path = "/?n=1&delay=50"
         else:
-            path = "/stream?n=1&delay=120"
+            path = "/stream?n=1&delay=50"
         bench.warm_up(server, target)
         before = server.rss()
 
@@ -523,7 +523,9 @@ def idle_rss(target: str, n: int) -> float:
                 w.write(f"GET {path} HTTP/1.0\r\nHost: b\r\n\r\n".encode())
                 writers.append((r, w))
             for r, _ in writers:  # every stream has started (headers arrived)
-                await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 60)
+                head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 60)
+                if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                    raise RuntimeError(f"{target}: idle stream refused: {head[:60]!r}")
             await asyncio.sleep(1.0)
             after = server.rss()
             for _, w in writers:
