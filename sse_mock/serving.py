@@ -24,11 +24,16 @@ Divergence #3: request headers are split by hand (``_Headers``) instead of by th
 Divergence #4: ``TCP_NODELAY`` on every connection, as gunicorn does: pywsgi sends a chunked
     stream's terminator as a write of its own, which Nagle's algorithm held back until the
     client's delayed ACK (40 ms) — a keep-alive client's next request waited that long.
+Divergence #5: Ctrl-C and SIGTERM are gevent signal handlers that stop the server, not a
+    ``KeyboardInterrupt``: Python runs its own handler only when the main thread next runs
+    bytecode, and an idle server sat in the event loop's ``epoll_wait`` until the next
+    request (or printed the interrupt with a traceback from whichever greenlet it landed in).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,7 +176,21 @@ def _gevent_server(host: str, port: int, app: WSGIApplication) -> Standalone:
     bound: Any = server.socket.getsockname()
 
     def serve_forever() -> None:
-        server.serve_forever()
+        # Divergence #5: Ctrl-C and SIGTERM set an event the main greenlet waits on.
+        import gevent  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        from gevent.event import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            Event,
+        )
+
+        stop = Event()
+        handlers = [gevent.signal_handler(sig, stop.set)
+                    for sig in (signal.SIGINT, signal.SIGTERM)]
+        try:
+            server.start()
+            stop.wait()
+        finally:
+            for handler in handlers:
+                handler.cancel()
 
     def close() -> None:
         server.stop(timeout=1)

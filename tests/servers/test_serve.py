@@ -4,13 +4,15 @@ thread-per-connection fallback that says so when gevent is missing (sse_mock/ser
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from conftest import free_port, server_process
+from conftest import free_port, server_process, wait_for_port
 
 from sse_mock._parser import parse
 
@@ -150,3 +152,27 @@ def test_serve_streams_concurrently_on_one_event_loop() -> None:
             assert took >= (tokens - 1) * interval * 0.95  # paced, not dumped at once
         assert wall < 6, f"{n} streams of ~{(tokens - 1) * interval} s took {wall:.1f} s"
         assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_idle_serve_stops_at_once_on_a_signal(sig: signal.Signals) -> None:
+    """serving.py Divergence #5: an idle server (no request in flight, a keep-alive connection
+    closed) stops on Ctrl-C or SIGTERM at once, exit status 0, no traceback."""
+    port = free_port()
+    proc = subprocess.Popen([*SERVE, "serve", "--port", str(port), "--delay", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port("127.0.0.1", port, timeout=20, proc=proc)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(get("/mock/stream?reply=hi"))
+            read_response(sock)
+        time.sleep(0.3)  # idle: the loop is waiting in epoll, nothing due
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
