@@ -673,12 +673,14 @@ def main() -> None:
                         help="also measure RSS per idle stream with N streams")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--replot", action="store_true",
-                        help="only redraw load.png from the load.json in --out")
+                        help="only redraw load.png and rewrite load.md from the load.json in "
+                        "--out (and bench/results/notes.md)")
     args = parser.parse_args()
     out = Path(args.out)
     if args.replot:
         data = json.loads((out / "load.json").read_text())
         plot(data["paced"], data["zero"], out / "load.png")
+        write_report(data, out)
         return
     levels = [int(x) for x in args.n.split(",") if x]
     # Bounded: loopback only, at most this many streams, every stream under a timeout.
@@ -720,29 +722,37 @@ def main() -> None:
                 print(target, "idle bytes/stream", extra[f"idle_bytes_per_stream_{target}"],
                       flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    command = "python bench/load.py " + " ".join(sys.argv[1:])
-    summary = ratios(paced, zero)
-    report = [f"# bench/load.py results\n\nCommand: `{command}`\n",
-              f"Machine: {os.cpu_count()} cores (shared), Python {sys.version.split()[0]}, "
-              f"loopback; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n",
-              "## Ratios (measured side by side in this run)\n", *summary, "",
-              f"## Paced: 10 words at one per {args.delay:g} s, N concurrent streams\n",
-              table(paced, PACED_COLS), "",
-              f"## Zero delay: 100 words, {args.clients} keep-alive clients × {args.streams} "
-              "streams\n", table(zero, ZERO_COLS), ""]
-    if extra:
-        report += ["```json", json.dumps(extra, indent=1), "```"]
-    notes = RESULTS / "notes.md"  # the hand-written reading of these figures, kept across runs
-    if notes.exists():
-        report += ["", notes.read_text()]
-    (out / "load.md").write_text("\n".join(report) + "\n")
-    (out / "load.json").write_text(json.dumps(
-        {"command": command, "paced": paced, "zero": zero, "extra": extra,
-         "runs": [r for rs in runs.values() for r in rs]}, indent=1))
+    data = {"command": "python bench/load.py " + " ".join(sys.argv[1:]),
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "python": sys.version.split()[0], "delay": args.delay, "clients": args.clients,
+            "streams": args.streams, "paced": paced, "zero": zero, "extra": extra,
+            "runs": [r for rs in runs.values() for r in rs]}
+    (out / "load.json").write_text(json.dumps(data, indent=1))
+    summary = write_report(data, out)
     if not args.no_plot and plot(paced, zero, out / "load.png"):
         print("plot:", out / "load.png")
     print("\n".join(summary))
 
+
+def write_report(data: dict[str, Any], out: Path) -> list[str]:
+    """load.md from load.json's data, closed by bench/results/notes.md when there is one."""
+    paced, zero = data["paced"], data["zero"]
+    summary = ratios(paced, zero)
+    report = [f"# bench/load.py results\n\nCommand: `{data['command']}`\n",
+              f"Machine: {os.cpu_count()} cores (shared), Python {data.get('python', '?')}, "
+              f"loopback; {data.get('when', '?')}.\n",
+              "## Ratios (measured side by side in this run)\n", *summary, "",
+              f"## Paced: 10 words at one per {data.get('delay', 1):g} s, N concurrent "
+              "streams\n", table(paced, PACED_COLS), "",
+              f"## Zero delay: 100 words, {data.get('clients', '?')} keep-alive clients × "
+              f"{data.get('streams', '?')} streams\n", table(zero, ZERO_COLS), ""]
+    if data.get("extra"):
+        report += ["```json", json.dumps(data["extra"], indent=1), "```"]
+    notes = RESULTS / "notes.md"  # the hand-written reading of these figures, kept across runs
+    if notes.exists():
+        report += ["", notes.read_text()]
+    (out / "load.md").write_text("\n".join(report) + "\n")
+    return summary
 
 if __name__ == "__main__":
     main()
