@@ -22,19 +22,16 @@ from typing import Any, ClassVar
 
 from ..tokens import count_tokens
 from .base import Frame, Message, MockError, Prompt, Reply, StreamContext, dumps, random_id
-from .openai_chat import (
-    escape,
-    fingerprint,
+from .openai_chat import fingerprint, usage_counts
+from .openai_chunks import escape, reply_tokens, token_frame
+from .openai_requests import (
     invalid_type,
     missing,
     optional_bool,
     optional_int,
     parse_stop,
     parse_stream_options,
-    reply_tokens,
     require_model,
-    token_frame,
-    usage_counts,
 )
 from .shapes import openai_error_object
 

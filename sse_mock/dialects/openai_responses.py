@@ -32,26 +32,20 @@ from typing import Any, ClassVar
 
 from ..tokens import count_tokens
 from .base import Frame, Message, MockError, Prompt, Reply, StreamContext, dumps, random_id
-from .openai_chat import (
-    HEX,
-    argument_fragments,
+from .openai_chat import HEX, argument_fragments, call_id, output_tokens, usage_counts
+from .openai_chunks import escape, reply_tokens, token_frame
+from .openai_requests import (
     bad_request,
-    call_id,
     check_function_name,
     empty_array,
-    escape,
     invalid_type,
     invalid_value,
     missing,
     optional_bool,
     optional_int,
     optional_number,
-    output_tokens,
-    reply_tokens,
     require_model,
-    token_frame,
     typed_items,
-    usage_counts,
 )
 from .shapes import openai_error_object
 
