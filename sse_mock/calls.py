@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 from urllib.parse import parse_qsl
 
+from .journal import last_user_text
 from .verdict import Verdict, describe, judge
 
 __all__ = ["Calls", "ControlError", "Expectations", "MockControl", "said"]
@@ -42,7 +43,9 @@ def said(record: Mapping[str, Any]) -> str:
     """The last user message of a journal record, as text ("" when there is none).
 
     Reads every dialect's body (Chat and Anthropic ``messages``, Responses ``input``,
-    Completions ``prompt``, Gemini ``contents``) and the plain stream's ``?prompt=``.
+    Completions ``prompt``, Gemini ``contents``; :func:`sse_mock.journal.last_user_text`, the
+    reader the journal's summaries use), the summary of a large body (its first 200 characters)
+    and the plain stream's ``?prompt=``.
 
     >>> said({"body": {"messages": [{"role": "user", "content": "Hi"}]}})
     'Hi'
@@ -53,27 +56,9 @@ def said(record: Mapping[str, Any]) -> str:
             if key == "prompt":
                 return value
         return ""
-    for key in ("messages", "input", "contents"):
-        items = body.get(key)
-        if isinstance(items, str):
-            return items
-        if isinstance(items, list):
-            for item in reversed(items):
-                if isinstance(item, Mapping) and item.get("role", "user") == "user":
-                    return _text(item.get("content", item.get("parts")))
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and prompt:
-        prompt = prompt[-1]
-    return prompt if isinstance(prompt, str) else ""
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p["text"] for p in content
-                       if isinstance(p, Mapping) and isinstance(p.get("text"), str))
-    return ""
+    if body.get("summary") is True:
+        return str(body.get("last_user") or "")
+    return last_user_text(body) or ""
 
 
 class Calls(Sequence[Record]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -107,7 +108,7 @@ def body_record(body: Any, size: int | None = None, rejected: str | None = None)
         model = body.get("model")
         if isinstance(model, str):
             summary["model"] = model[:100]
-        text = last_user_text(body)
+        text = last_user_text(body, SUMMARY_TEXT)
         if text is not None:
             summary["last_user"] = text[:SUMMARY_TEXT] + ("…" if len(text) > SUMMARY_TEXT else "")
     if rejected is not None:
@@ -134,8 +135,9 @@ def _bounded_size(obj: Any, limit: int) -> int:
     return total
 
 
-def _text_of(content: Any) -> str | None:
-    """A message's text: a string, or the text parts of a list of content parts."""
+def _text_of(content: Any, limit: int | None) -> str | None:
+    """A message's text: a string, or the text parts of a list of content parts joined by
+    spaces; with a `limit`, reading stops once it has more than `limit` characters."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -143,19 +145,22 @@ def _text_of(content: Any) -> str | None:
         length = 0
         for part in content:
             text = part if isinstance(part, str) else (
-                part.get("text") if isinstance(part, dict) else None)
+                part.get("text") if isinstance(part, Mapping) else None)
             if isinstance(text, str):
-                texts.append(text[: SUMMARY_TEXT + 1])
+                texts.append(text if limit is None else text[: limit + 1])
                 length += len(texts[-1])
-                if length > SUMMARY_TEXT:
+                if limit is not None and length > limit:
                     break
         return " ".join(texts) if texts else None
     return None
 
 
-def last_user_text(body: dict[str, Any]) -> str | None:
+def last_user_text(body: Mapping[str, Any], limit: int | None = None) -> str | None:
     """The last user message of any provider's request body (chat ``messages``, Responses
-    ``input``, Completions / Ollama ``prompt``, Gemini ``contents``), or None."""
+    ``input``, Completions / Ollama ``prompt``, Gemini ``contents``), or None. With a `limit`,
+    a message of many parts is read only until it has more than `limit` characters (the
+    summary of a large body); the journal's readers (:func:`sse_mock.calls.said`) read it all.
+    """
     for key in ("messages", "input", "contents"):
         items = body.get(key)
         if isinstance(items, str):
@@ -164,8 +169,8 @@ def last_user_text(body: dict[str, Any]) -> str | None:
             for item in reversed(items):
                 if isinstance(item, str):
                     return item
-                if isinstance(item, dict) and item.get("role", "user") == "user":
-                    return _text_of(item.get("content", item.get("parts")))
+                if isinstance(item, Mapping) and item.get("role", "user") == "user":
+                    return _text_of(item.get("content", item.get("parts")), limit)
     prompt = body.get("prompt")
     if isinstance(prompt, list) and prompt:
         prompt = prompt[-1]
