@@ -11,7 +11,6 @@ Debian's Chromium through ``executable_path``; it never downloads a browser.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,18 +20,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
+from chromium import TIMEOUT_MS, launched  # skips this module without Chromium or playwright
+from conftest import serve
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the playwright package is not installed")
-
-from conftest import serve  # noqa: E402
-
-from sse_mock import SSEMockMiddleware, create_app  # noqa: E402
-from sse_mock.config import DEFAULT_REPLY  # noqa: E402
+from sse_mock import SSEMockMiddleware, create_app
+from sse_mock.config import DEFAULT_REPLY
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -40,11 +32,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "browser"
 WORDS = DEFAULT_REPLY.split()
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-TIMEOUT_MS = 10_000
 STREAM = "/mock/stream"
 CHAT = "/mock/v1/chat/completions"
 
@@ -197,12 +184,8 @@ def observe_growth(page: Page, text_js: str, streaming_js: str, times: int = 2) 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched() as b:
+        yield b
 
 
 @pytest.fixture

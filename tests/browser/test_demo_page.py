@@ -8,41 +8,27 @@ Skipped when ``/usr/bin/chromium`` or the ``playwright`` package is missing.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from chromium import TIMEOUT_MS, launched  # skips this module without Chromium or playwright
+from conftest import serve
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the playwright package is not installed")
-
-from conftest import serve  # noqa: E402
-
-from sse_mock import create_app  # noqa: E402
-from sse_mock.config import DEFAULT_REPLY  # noqa: E402
+from sse_mock import create_app
+from sse_mock.config import DEFAULT_REPLY
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update"]
 RULES = [{"match": {"contains": "weather"},
           "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +39,7 @@ def base() -> Iterator[str]:
 
 def open_page(browser: Browser, base: str, **context: Any) -> tuple[Page, list[str]]:
     ctx = browser.new_context(**context)
-    ctx.set_default_timeout(10_000)
+    ctx.set_default_timeout(TIMEOUT_MS)
     page = ctx.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))

@@ -9,29 +9,21 @@ Skipped when ``/usr/bin/chromium`` or ``playwright`` is missing (as tests/browse
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from chromium import TIMEOUT_MS, launched  # skips this module without Chromium or playwright
+from conftest import serve
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-from conftest import serve  # noqa: E402
-
-from sse_mock import SSEMockMiddleware, create_app  # noqa: E402
+from sse_mock import SSEMockMiddleware, create_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        # DNS rebinding without DNS: the attacker's name resolves to the loopback address.
-        "--host-resolver-rules=MAP rebind.test 127.0.0.1"]
+# DNS rebinding without DNS: the attacker's name resolves to the loopback address.
+REBIND = "--host-resolver-rules=MAP rebind.test 127.0.0.1"
 PAGE = b"<!doctype html><html><head><title>other site</title></head><body></body></html>"
 SECRET = "my secret prompt 7d1f"
 
@@ -50,18 +42,14 @@ def page_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched(REBIND) as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context()
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
     try:
         yield context.new_page()
     finally:
