@@ -8,19 +8,31 @@ again at request time.
 
 The schema is data (:data:`SCHEMA`) so that the documentation's configuration reference is
 generated from it and cannot disagree with the validator.
+
+The machinery every key goes through (:class:`Key`, :class:`ConfigError`, :func:`load_file`,
+the type checks) is in :mod:`sse_mock.config_loading`, and the rule checks in
+:mod:`sse_mock.rule_parser`; both sit below this module, which re-exports their public names.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .config_loading import (
+    BASE_DIR,
+    ConfigError,
+    Key,
+    check_utf8,
+    check_value,
+    load_file,
+    nearest_name,
+)
+from .rule_parser import check_chaos, check_fixtures, check_rules
 
 __all__ = ["SCHEMA", "UPSTREAM_FAMILIES", "Config", "ConfigError", "Key", "load_config",
            "load_file"]
@@ -42,54 +54,6 @@ DEFAULT_GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash
                          "gemini-embedding-001", "text-embedding-004")
 #: Listed by Ollama's GET /api/tags (§9.6).
 DEFAULT_OLLAMA_MODELS = ("llama3.2:latest", "qwen3:8b", "nomic-embed-text:latest")
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown or out of range.
-
-    The message names the place (a file, or "options"), the key (dotted for nested tables, with
-    the rule number for rules) and what is allowed.
-    """
-
-
-@dataclass(frozen=True)
-class Key:
-    """One configuration key: its type, default, bounds and a one-line description."""
-
-    name: str
-    type: str  # bool | int | number | str | str-list | origins | table | list | map-number
-    default: Any
-    doc: str
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    keys: tuple[Key, ...] = ()  # the sub-keys of a table
-    check: Callable[[Any, str], Any] | None = None  # extra validation; returns the value
-
-    def describe_type(self) -> str:
-        """Human words for what this key accepts (used in errors and in the docs)."""
-        words = {
-            "bool": "true or false",
-            "int": "a whole number",
-            "number": "a number",
-            "str": "a string",
-            "str-list": "a list of strings",
-            "origins": '"*" or a list of origins like "http://localhost:5173"',
-            "table": "a table",
-            "list": "a list of tables",
-            "map-number": "a table of numbers",
-        }[self.type]
-        if self.choices:
-            words = "one of " + ", ".join(repr(c) for c in self.choices)
-        if self.minimum is not None and self.maximum is not None:
-            words += f" from {_num(self.minimum)} to {_num(self.maximum)}"
-        elif self.minimum is not None:
-            words += f" ≥ {_num(self.minimum)}"
-        return words
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def _check_prefix(value: str, where: str) -> str:
@@ -176,21 +140,6 @@ def _check_state_prefix(value: str, where: str) -> str:
     return value
 
 
-# Late-bound checkers for keys whose meaning lives in another module (rules, chaos): set by
-# those modules at import time so that config.py stays free of scenario logic.
-EXTRA_CHECKS: dict[str, Callable[[Any, str], Any]] = {}
-
-
-def _deferred(name: str) -> Callable[[Any, str], Any]:
-    def check(value: Any, where: str) -> Any:
-        if name not in EXTRA_CHECKS:
-            from . import rules  # noqa: F401  (registers the checks)
-        fn = EXTRA_CHECKS.get(name)
-        return fn(value, where) if fn is not None else value
-
-    return check
-
-
 CORS_KEYS = (
     Key("origins", "origins", ("*",), 'Allowed origins: "*" (reflect any well-formed Origin) '
         "or a list of exact origins.", check=_check_origins),
@@ -241,8 +190,6 @@ def _check_url(value: str, where: str) -> str:
 
 def _check_folder(value: str, where: str) -> str:
     # Relative folders resolve against the configuration file's folder, like fixtures.
-    from .rules import BASE_DIR
-
     base = BASE_DIR.get()
     if value and base is not None and not os.path.isabs(value):
         return str(base / value)
@@ -328,15 +275,15 @@ SCHEMA: tuple[Key, ...] = (
     Key("lorem_tokens", "int", 0, "When > 0, every default reply is a deterministic lorem "
         "ipsum text of this many tokens (for load tests).", minimum=0, maximum=1000000),
     Key("chaos", "map-number", {}, "Probability per fault kind, drawn per request from the "
-        "seed, e.g. {rate_limit = 0.1}.", check=_deferred("chaos")),
+        "seed, e.g. {rate_limit = 0.1}.", check=check_chaos),
     Key("cors", "table", {}, "Cross-origin policy (PROTOCOLS.md §6.5).", keys=CORS_KEYS),
     Key("ratelimit", "table", {}, "Values of the x-ratelimit-* headers on OpenAI routes; "
         "with requests_per_minute or tokens_per_minute, real quotas whose headers count down "
         "(they replace the fixed values they cover).", keys=RATELIMIT_KEYS),
     Key("rules", "list", (), "Reply rules, first match wins (see the scenarios page).",
-        check=_deferred("rules")),
+        check=check_rules),
     Key("fixtures", "str-list", (), "Files of rules (TOML, JSON or YAML) appended after `rules`.",
-        check=_deferred("fixtures")),
+        check=check_fixtures),
     # Record and replay (issue 15; docs: record_replay).
     Key("upstream", "table", {}, "The real providers that `record` sends requests to.",
         keys=UPSTREAM_KEYS, check=lambda value, where: {**UPSTREAM_DEFAULTS, **value}),
@@ -436,133 +383,6 @@ class Config:
         return self.delay
 
 
-def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a TOML, JSON or YAML file into a mapping; errors name the file."""
-    p = Path(path)
-    where = str(p)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the configuration file: {exc.strerror}") from None
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(raw.decode("utf-8"))
-        elif suffix == ".json":
-            data = json.loads(raw.decode("utf-8"))
-        elif suffix in (".yaml", ".yml"):
-            try:
-                import yaml  # type: ignore[import-untyped]
-            except ImportError:
-                raise ConfigError(
-                    f"{where}: YAML configuration needs PyYAML (pip install pyyaml); "
-                    "or use TOML or JSON"
-                ) from None
-            data = yaml.safe_load(raw.decode("utf-8"))
-        else:
-            raise ConfigError(f"{where}: unknown file type {suffix!r}; use .toml, .json or .yaml")
-    except ConfigError:
-        raise
-    except UnicodeDecodeError:
-        raise ConfigError(f"{where}: the file is not UTF-8") from None
-    except Exception as exc:  # tomllib / json / yaml syntax errors
-        raise ConfigError(f"{where}: cannot parse: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{where}: the top level must be a table/object, got {type(data).__name__}"
-        )
-    return data
-
-
-def _check(key: Key, value: Any, where: str) -> Any:
-    t = key.type
-    if t == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    elif t in ("int", "number"):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        if t == "number" and isinstance(value, float):
-            ok = math.isfinite(value)
-        if not ok:
-            raise ConfigError(f"{where}: expected {key.describe_type()}, got {value!r}")
-        if (key.minimum is not None and value < key.minimum) or (
-            key.maximum is not None and value > key.maximum
-        ):
-            raise ConfigError(f"{where}: expected {key.describe_type()}, got {value!r}")
-        if t == "number":
-            value = float(value)
-    elif t == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        if key.choices and value not in key.choices:
-            raise ConfigError(f"{where}: expected {key.describe_type()}, got {value!r}")
-    elif t == "str-list":
-        if isinstance(value, str) or not isinstance(value, list | tuple) or not all(
-            isinstance(v, str) for v in value
-        ):
-            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-        value = tuple(value)
-    elif t == "map-number":
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a table of numbers, got {value!r}")
-    elif t == "list":
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list of tables, got {value!r}")
-        value = tuple(value)
-    elif t == "table":
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        value = _check_table(key.keys, value, where)
-    if key.check is not None:
-        value = key.check(value, where)
-    return value
-
-
-def _check_table(keys: Sequence[Key], values: Mapping[str, Any], where: str) -> dict[str, Any]:
-    by_name = {k.name: k for k in keys}
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        key = by_name.get(name)
-        if key is None:
-            raise ConfigError(
-                f"{where}: unknown key {name!r}; allowed: {', '.join(sorted(by_name))}"
-            )
-        # "options: key 'cors'" → "options: key 'cors.origins'"
-        sub = f"{where[:-1]}.{name}'" if where.endswith("'") else f"{where}.{name}"
-        out[name] = _check(key, value, sub)
-    return out
-
-
-def _check_utf8(value: Any, where: str) -> None:
-    """Every string of a configuration value must be encodable as UTF-8: a lone surrogate
-    (``"\\ud800"`` in JSON, or in a Python mapping) would fail mid-stream otherwise (issue 9)."""
-    stack: list[tuple[Any, str]] = [(value, where)]
-    while stack:
-        item, place = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ConfigError(
-                    f"{place}: the text is not encodable as UTF-8 (a lone surrogate "
-                    f"U+{ord(item[exc.start]):04X} at character {exc.start})") from None
-        elif isinstance(item, Mapping):
-            for k, v in item.items():
-                stack.append((k, place))
-                stack.append((v, f"{place[:-1]}.{k}'" if place.endswith("'") else
-                              f"{place}.{k}"))
-        elif isinstance(item, list | tuple):
-            for i, v in enumerate(item):
-                stack.append((v, f"{place[:-1]}[{i}]'" if place.endswith("'") else
-                              f"{place}[{i}]"))
-
-
-def _place(where: str, key: str) -> str:
-    return f"{where}: key {key!r}" if where else f"key {key!r}"
-
-
 def load_config(
     config: Mapping[str, Any] | str | os.PathLike[str] | Config | None = None,
     /,
@@ -599,22 +419,20 @@ def load_config(
         if source == "defaults":
             source = "options"
 
-    from .rules import BASE_DIR  # relative file names in rules resolve against the file's dir
-
-    token = BASE_DIR.set(base_dir)
+    token = BASE_DIR.set(base_dir)  # relative file names resolve against the file's folder
     try:
         values: dict[str, Any] = {}
         for name, value in merged.items():
             key = _BY_NAME.get(name)
             where = f"{source}: key {name!r}" if name not in options else f"options: key {name!r}"
             if key is None:
-                near = _nearest(name, _BY_NAME)
+                near = nearest_name(name, _BY_NAME)
                 hint = f" (did you mean {near!r}?)" if near else ""
                 raise ConfigError(
                     f"{where} is unknown{hint}; allowed keys: {', '.join(sorted(_BY_NAME))}"
                 )
-            _check_utf8(value, where)
-            values[name] = _check(key, value, where)
+            check_utf8(value, where)
+            values[name] = check_value(key, value, where)
     finally:
         BASE_DIR.reset(token)
 
@@ -627,10 +445,3 @@ def load_config(
         source=source,
     )
     return cfg
-
-
-def _nearest(name: str, names: Mapping[str, Any]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
-    return found[0] if found else None

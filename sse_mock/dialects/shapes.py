@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import RateLimitConfig
 from .base import MockError, dumps, request_id_anthropic, request_id_openai
+
+if TYPE_CHECKING:  # the middleware passes it in: a dialect does not import the configuration
+    from ..config import RateLimitConfig
 
 __all__ = ["AnthropicShape", "GoogleShape", "OllamaShape", "OpenAIShape", "PlainShape",
            "google_error_object"]
@@ -70,8 +72,7 @@ def anthropic_error_object(error: MockError) -> dict[str, str]:
 class OpenAIShape:
     name = "openai"
 
-    def __init__(self, ratelimit: RateLimitConfig | None = None) -> None:
-        rl = ratelimit or RateLimitConfig()
+    def __init__(self, rl: RateLimitConfig) -> None:
         # Computed once: the same on every answer (§2.2).
         self._static = [
             ("openai-version", "2020-10-01"),

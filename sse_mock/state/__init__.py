@@ -18,7 +18,7 @@ def open_state(url: str = "memory", *, prefix: str = "sse_mock:", journal_entrie
     ``redis`` package is missing or the server cannot be reached (issue 10, point 5)."""
     if url == "memory":
         return MemoryState(journal_entries, journal_bytes)
-    from ..config import ConfigError
+    from ..config_loading import ConfigError
 
     try:
         from .redis import RedisState, redact
