@@ -45,7 +45,8 @@ from .guard import ControlGuard
 from .journal import Journal, body_record
 from .pacing import Pacer
 from .quota import Quotas
-from .routes import Answer, Call, Route, build_routes, status_line
+from .route_table import build_routes
+from .routes import Answer, Call, Route, status_line
 from .scenario import Scenario
 from .state import StateUnavailable, open_state
 from .upstream import Upstream

@@ -1,7 +1,7 @@
-"""The routes of the second-round providers: Gemini, Ollama's extra endpoints, and embeddings
-(OpenAI, Gemini, Ollama). Glue only: the wire shapes live in ``dialects/gemini.py``,
-``dialects/ollama.py`` and ``embeddings.py``; deciding, faults and pacing are
-:func:`routes.answer_llm`'s, as for every other LLM route.
+"""The provider routes besides the LLM dialects': OpenAI's model list (§2.9), Gemini, Ollama's
+extra endpoints, and embeddings (OpenAI, Gemini, Ollama). Glue only: the wire shapes live in
+``dialects/gemini.py``, ``dialects/ollama.py`` and ``embeddings.py``; deciding, faults and
+pacing are :func:`routes.answer_llm`'s, as for every other LLM route.
 
 Embedding requests go through the scenario like any request (rules with ``match.route``,
 faults, ``first_token_delay`` as latency, strict mode); their vectors come from the decision's
@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from json.encoder import encode_basestring_ascii as escape
 from typing import TYPE_CHECKING, Any
 
+from .config import Config
 from .dialects.base import Message, MockError, Prompt, dumps
 from .dialects.gemini import EMBED, METHODS, GeminiDialect, claims, model_resource
 from .dialects.gemini import models_listing as gemini_listing
@@ -27,7 +28,40 @@ from .tokens import count_tokens
 if TYPE_CHECKING:
     from .middleware import SSEMockMiddleware
 
-__all__ = ["provider_routes"]
+__all__ = ["models_routes", "provider_routes"]
+
+# -- OpenAI Models: GET /v1/models and GET /v1/models/{id} (PROTOCOLS.md §2.9) ---------------
+
+CREATED = 1686935002  # a fixed, plausible date: the same answer every time
+
+
+def _model(model_id: str) -> dict[str, object]:
+    owner = "anthropic" if model_id.startswith("claude") else "openai"
+    return {"id": model_id, "object": "model", "created": CREATED, "owned_by": owner}
+
+
+def models_routes(config: Config) -> list[Route]:
+    listing = dumps({"object": "list", "data": [_model(m) for m in config.models]}).encode()
+    by_id = {m: dumps(_model(m)).encode() for m in config.models}
+
+    def list_models(call: Call) -> Answer:
+        return Answer(body=listing)
+
+    def get_model(call: Call) -> Answer:
+        body = by_id.get(call.rest)
+        if body is None:
+            raise MockError(404, f"The model `{call.rest[:200]}` does not exist or you do not "
+                            "have access to it.", kind="not_found", code="model_not_found")
+        return Answer(body=body)
+
+    return [
+        Route("openai-models", "/v1/models", frozenset({"GET"}), list_models, "openai"),
+        Route("openai-model", "/v1/models/", frozenset({"GET"}), get_model, "openai",
+              prefix_match=True),
+    ]
+
+
+# -- embeddings (§2.10, §8.8, §9.7) -------------------------------------------------------------
 
 #: Default dimensions per embedding model (§2.10, §8.8, §9.7); others get the family default.
 DIMENSIONS = {

@@ -37,7 +37,7 @@ from .upstream.replay import closing, timed
 if TYPE_CHECKING:
     from .middleware import SSEMockMiddleware
 
-__all__ = ["Answer", "Call", "Route", "build_routes", "read_json_body"]
+__all__ = ["Answer", "Call", "Route", "read_json_body"]
 
 
 @dataclass
@@ -443,16 +443,3 @@ def journal_route(mw: SSEMockMiddleware) -> Route:
 
     return Route("journal", "/_journal", frozenset({"GET", "DELETE"}), handle, "plain",
                  control=True)
-
-
-def build_routes(mw: SSEMockMiddleware) -> list[Route]:
-    from .control import control_routes
-    from .dialects import DIALECTS
-    from .dialects.openai_models import models_routes
-    from .provider_routes import provider_routes
-
-    routes = [plain_route(mw), journal_route(mw), *control_routes(mw)]
-    routes += [llm_route(mw, d) for d in DIALECTS]
-    routes += models_routes(mw.config)
-    routes += provider_routes(mw)
-    return routes

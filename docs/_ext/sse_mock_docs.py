@@ -226,7 +226,7 @@ def _route_order(route: Any) -> int:
 
 
 def _routes(mw: Any) -> list[Any]:
-    from sse_mock.routes import build_routes
+    from sse_mock.route_table import build_routes
 
     return sorted(build_routes(mw), key=_route_order)
 

@@ -1,0 +1,28 @@
+"""Every route the middleware serves, in the order they are tried: built once, at construction.
+
+It sits above the modules that define routes (:mod:`sse_mock.routes` for the plain stream, the
+journal and the LLM dialects; :mod:`sse_mock.control`; :mod:`sse_mock.provider_routes`), so none
+of them imports another's builder.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .control import control_routes
+from .dialects import DIALECTS
+from .provider_routes import models_routes, provider_routes
+from .routes import Route, journal_route, llm_route, plain_route
+
+if TYPE_CHECKING:
+    from .middleware import SSEMockMiddleware
+
+__all__ = ["build_routes"]
+
+
+def build_routes(mw: SSEMockMiddleware) -> list[Route]:
+    routes = [plain_route(mw), journal_route(mw), *control_routes(mw)]
+    routes += [llm_route(mw, d) for d in DIALECTS]
+    routes += models_routes(mw.config)
+    routes += provider_routes(mw)
+    return routes
