@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError
 from .dialects.base import MockError
+from .exchange import Answer, Call, Route, read_json_body
 from .queue import MAX_ITEM_BYTES, parse_next
-from .routes import Answer, Call, Route, read_json_body
 from .state.base import MAX_QUEUE
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ from .dialects.gemini import models_listing as gemini_listing
 from .dialects.gemini import parse_path as gemini_path
 from .dialects.ollama import tags_listing
 from .embeddings import MAX_DIMENSIONS, MAX_INPUTS, vector_base64, vector_json
-from .routes import Answer, Call, Route, _decide, _has_api_key, answer_llm, read_json_body
+from .exchange import Answer, Call, Route, has_api_key, read_json_body
+from .routes import _decide, answer_llm
 from .tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def openai_embeddings_route(mw: SSEMockMiddleware) -> Route:
     config = mw.config
 
     def handle(call: Call) -> Answer:
-        if config.require_api_key and not _has_api_key(call.environ):
+        if config.require_api_key and not has_api_key(call.environ):
             raise MockError(401, "Missing API key: send Authorization: Bearer <key>.",
                             kind="authentication")
         body = read_json_body(call.environ, config.max_body_size)
@@ -270,7 +271,7 @@ def gemini_route(mw: SSEMockMiddleware) -> Route:
                             kind="method_not_allowed", headers=[("Allow", "POST")])
         if target.method not in METHODS:
             raise MockError(404, f"Method not found: {target.method[:60]}.", kind="not_found")
-        if config.require_api_key and not _has_api_key(environ):
+        if config.require_api_key and not has_api_key(environ):
             raise MockError(403, "Method doesn't allow unregistered callers (callers without "
                             "established identity). Please use API Key or other form of API "
                             "consumer identity to call this API.", kind="permission")

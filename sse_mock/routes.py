@@ -1,7 +1,9 @@
 """The default routes: each turns one parsed request into an :class:`Answer`.
 
-Handlers know nothing of ``start_response``; the middleware adds CORS and provider headers and
-speaks WSGI. A handler raises :class:`~sse_mock.dialects.base.MockError` for an error answer.
+The plain stream, the journal and one route per LLM dialect, and what every LLM route does
+alike (:func:`answer_llm`: decide, record or replay, shape, pace). What a handler receives and
+returns (:class:`Call`, :class:`Answer`, :class:`Route`) is in :mod:`sse_mock.exchange`,
+re-exported here.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .controls import Controls
 from .dialects.base import (
     SSE,
     Dialect,
@@ -27,6 +27,7 @@ from .dialects.base import (
     dumps,
 )
 from .dialects.plain import PlainDialect, parse_event_id, reply_tag
+from .exchange import Answer, Call, Route, has_api_key, read_json_body, status_line
 from .faults import Fault, StreamAbort, apply_stream_fault
 from .journal import Entry
 from .rules import nearest_rule
@@ -37,148 +38,8 @@ from .upstream.replay import closing, timed
 if TYPE_CHECKING:
     from .middleware import SSEMockMiddleware
 
-__all__ = ["Answer", "Call", "Route", "read_json_body"]
-
-
-@dataclass
-class Call:
-    """One intercepted request, as the handlers see it."""
-
-    environ: dict[str, Any]
-    controls: Controls
-    entry: Entry
-    rest: str = ""  # the part of the path after a prefix route, e.g. the model id
-    session: str = ""  # the request's session ("" = the default one): its state's namespace
-    headers: list[tuple[str, str]] = field(default_factory=list)  # for the answer (quotas)
-
-
-@dataclass
-class Answer:
-    status: int = 200
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    chunks: Iterator[bytes] | None = None  # a stream: whole events per chunk
-    content_type: str | None = None  # a stream's media type; None = SSE (base.Framing)
-
-
-Handler = Callable[[Call], Answer]
-
-
-@dataclass(frozen=True)
-class Route:
-    name: str
-    path: str  # relative to the prefix
-    methods: frozenset[str]
-    handler: Handler
-    family: str  # which error shape: "openai" | "anthropic" | "plain"
-    prefix_match: bool = False  # True: path is a prefix (e.g. "/v1/models/")
-    control: bool = False  # a control endpoint: answered only through guard.ControlGuard
-    # Routes that share paths with others (Gemini's /v1/models/…:generateContent beside
-    # OpenAI's /v1/models/{id}): tried before the others; `claims(rest, environ)` says whether
-    # the request is this route's (`rest`: the path after the prefix, passed as Call.rest).
-    claims: Callable[[str, Mapping[str, Any]], bool] | None = None
-
-    @property
-    def allow(self) -> str:
-        methods = set(self.methods) | {"OPTIONS"}
-        if "GET" in methods:
-            methods.add("HEAD")
-        return ", ".join(sorted(methods))
-
-
-def _status_text(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} {'Site Overloaded' if status == 529 else 'Unknown'}"
-
-
-STATUS_LINES = {s: _status_text(s) for s in (200, 204, 400, 401, 403, 404, 405, 408, 409, 413,
-                                             415, 422, 429, 500, 502, 503, 504, 529)}
-
-
-def status_line(status: int) -> str:
-    return STATUS_LINES.get(status) or _status_text(status)
-
-
-def read_json_body(environ: Mapping[str, Any], limit: int) -> dict[str, Any]:
-    """The request body as a JSON object, or a 4xx MockError saying what is wrong."""
-    ctype = environ.get("CONTENT_TYPE", "")
-    media = ctype.split(";", 1)[0].strip().lower()
-    if media and media != "application/json" and not media.endswith("+json"):
-        raise MockError(400, f"Invalid Content-Type header ({ctype[:100]!r}); expected "
-                        "application/json.", param="content-type",
-                        kind="invalid_request")
-    length_text = environ.get("CONTENT_LENGTH", "")
-    stream = environ["wsgi.input"]
-    if length_text:
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise MockError(400, "Invalid Content-Length header.", param="content-length") from None
-        if length < 0:
-            raise MockError(400, "Invalid Content-Length header.", param="content-length")
-        if length > limit:
-            raise MockError(413, f"Request body too large: {length} bytes; the limit is "
-                            f"{limit} bytes.", kind="request_too_large")
-        body = stream.read(length) if length else b""
-    elif environ.get("wsgi.input_terminated"):
-        body = stream.read(limit + 1)
-        if len(body) > limit:
-            raise MockError(413, f"Request body too large; the limit is {limit} bytes.",
-                            kind="request_too_large")
-    else:
-        body = b""
-    if not body.strip():
-        raise MockError(400, "The request body is empty; expected a JSON object.", param="body")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MockError(400, f"The request body is not valid UTF-8 (byte {exc.start}).",
-                        param="body") from None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(
-            exc, json.JSONDecodeError) else ""
-        raise MockError(400, f"We could not parse the JSON body of your request{where}. "
-                        "Expected a JSON object.", param="body") from None
-    if not isinstance(data, dict):
-        raise MockError(400, f"The request body must be a JSON object, got "
-                        f"{type(data).__name__}.", param="body")
-    if _depth_exceeds(data, MAX_DEPTH):
-        # Deeper bodies would be echoed (Responses `tools`, the journal) close to Python's
-        # recursion limit; no real request nests this deep.
-        raise MockError(400, f"The request body is nested more than {MAX_DEPTH} levels deep.",
-                        param="body")
-    return data
-
-
-MAX_DEPTH = 64
-
-
-def _depth_exceeds(obj: Any, limit: int) -> bool:
-    """True when containers in `obj` nest deeper than `limit` (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
-    return False
-
-
-def _has_api_key(environ: Mapping[str, Any]) -> bool:
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    if auth.lower().startswith("bearer ") and auth[7:].strip():
-        return True
-    return bool(environ.get("HTTP_X_API_KEY", "").strip()
-                or environ.get("HTTP_X_GOOG_API_KEY", "").strip())
+__all__ = ["Answer", "Call", "Route", "answer_llm", "has_api_key", "hold", "journal_route",
+           "llm_route", "plain_route", "read_json_body", "status_line"]
 
 
 def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
@@ -280,7 +141,7 @@ def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
 
     def handle(call: Call) -> Answer:
         environ = call.environ
-        if config.require_api_key and not _has_api_key(environ):
+        if config.require_api_key and not has_api_key(environ):
             raise MockError(401, "Missing API key: send Authorization: Bearer <key> (OpenAI) "
                             "or x-api-key (Anthropic).", kind="authentication")
         body = read_json_body(environ, config.max_body_size)
