@@ -14,6 +14,8 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from .config import Config
+from .dialects.base import MockError
+from .dialects.shapes import PlainShape
 from .middleware import SSEMockMiddleware
 
 if TYPE_CHECKING:
@@ -25,6 +27,10 @@ __all__ = ["create_app"]
 def _demo_page(prefix: str) -> bytes:
     html = files("sse_mock").joinpath("demo/index.html").read_text(encoding="utf-8")
     return html.replace("__SSE_MOCK_PREFIX__", json.dumps(prefix)).encode("utf-8")
+
+
+#: The 404's JSON: the OpenAI-like error shape of the plain routes (one shape per family).
+NOT_FOUND_SHAPE = PlainShape()
 
 
 class _FallbackApp:
@@ -48,8 +54,8 @@ class _FallbackApp:
                    f"(OpenAI SDK: base_url=\"http://{host}{self.prefix}/v1\", Anthropic SDK: "
                    f"base_url=\"http://{host}{self.prefix}\").{meant} Routes: "
                    + ", ".join(self.paths))
-        return json.dumps({"error": {"message": message, "type": "invalid_request_error",
-                                     "param": None, "code": "not_found"}}).encode()
+        return NOT_FOUND_SHAPE.error_body(
+            MockError(404, message, kind="not_found", code="not_found"), "")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"

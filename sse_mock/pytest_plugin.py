@@ -45,7 +45,6 @@ Divergence #3: with ``--sse-mock-url`` a test with a marker is skipped (with the
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -56,6 +55,8 @@ import pytest
 
 from .calls import Expectations, MockControl, Record
 from .config import ConfigError
+from .dialects.base import MockError
+from .dialects.shapes import PlainShape
 from .middleware import SSEMockMiddleware
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ MARKER_HELP = ("sse_mock(config=None, **options): configure the test's sse_mock 
 def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """The app behind the test's mock: a JSON 404 for every path the mock does not answer."""
     path = str(environ.get("PATH_INFO") or "/")
-    body = json.dumps({"error": {"message": f"Not found: {path[:200]} (sse_mock test server)",
-                                 "type": "invalid_request_error", "param": None,
-                                 "code": "not_found"}}).encode()
+    body = PlainShape().error_body(MockError(
+        404, f"Not found: {path[:200]} (sse_mock test server)", kind="not_found",
+        code="not_found"), "")
     start_response("404 Not Found", [("Content-Type", "application/json"),
                                      ("Content-Length", str(len(body)))])
     return [body]

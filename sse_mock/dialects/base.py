@@ -48,7 +48,6 @@ def dumps(obj: Any) -> str:
 
 
 _ALNUM = string.ascii_letters + string.digits
-_HEX = "0123456789abcdef"
 
 
 @functools.lru_cache(maxsize=8)
