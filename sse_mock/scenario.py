@@ -30,6 +30,7 @@ from .queue import take_queued
 from .rules import Action, Rule, compile_rules
 from .state import MemoryState, State, unit_draw
 from .tokens import lorem, tokenize
+from .verdict import retry_count
 
 __all__ = ["Decision", "Scenario", "fit_reply"]
 
@@ -58,21 +59,6 @@ def _first(*values: _T | None) -> _T:
         if value is not None:
             return value
     return values[-1]  # type: ignore[return-value]
-
-
-#: The SDKs' attempt number (PROTOCOLS.md §2.6: 0 on the first request, then 1, 2, …).
-RETRY_COUNT = "HTTP_X_STAINLESS_RETRY_COUNT"
-
-
-def retry_count(environ: Mapping[str, Any]) -> int | None:
-    """The request's ``x-stainless-retry-count`` (0–1000), or None (absent or not a number)."""
-    raw = environ.get(RETRY_COUNT)
-    if raw is None:
-        return None
-    raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
-        return None
-    return int(raw)
 
 
 class Scenario:

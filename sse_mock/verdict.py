@@ -339,12 +339,28 @@ def _check(
 MAX_KEPT = 1000
 
 
+#: The SDKs' attempt number (PROTOCOLS.md §2.6: 0 on the first request, then 1, 2, …).
+RETRY_COUNT = "HTTP_X_STAINLESS_RETRY_COUNT"
+
+
+def retry_count(environ: Mapping[str, Any]) -> int | None:
+    """The request's ``x-stainless-retry-count`` (at most 4 digits), or None (absent or not a
+    number). One reading for the journal (the verdict) and for ``*count`` faults (scenario)."""
+    raw = environ.get(RETRY_COUNT)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
+        return None
+    return int(raw)
+
+
 def note_request(entry: Any, environ: Mapping[str, Any]) -> None:
     """Record on `entry` the request facts the verdict reads (values bounded, never parsed
     beyond a whole number)."""
-    count = environ.get("HTTP_X_STAINLESS_RETRY_COUNT")
-    if count is not None and count.isascii() and count.isdigit() and len(count) <= 6:
-        entry.retry_count = int(count)
+    count = retry_count(environ)
+    if count is not None:
+        entry.retry_count = count
     key = environ.get("HTTP_IDEMPOTENCY_KEY")
     if key:
         entry.idempotency_key = key[:MAX_KEPT]

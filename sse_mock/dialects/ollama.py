@@ -145,7 +145,6 @@ def _tool_names(tools: Any) -> tuple[str, ...]:
 class _OllamaBase:
     family: ClassVar[str] = "ollama"
     framing: ClassVar[Framing] = NDJSON
-    field: ClassVar[str]  # "message" | "response"
 
     def new_context(self, prompt: Prompt) -> StreamContext:
         ctx = StreamContext.new("", prompt.model)
@@ -212,7 +211,6 @@ class OllamaChatDialect(_OllamaBase):
 
     name: ClassVar[str] = "ollama-chat"
     path: ClassVar[str] = "/api/chat"
-    field: ClassVar[str] = "message"
 
     def parse(self, body: Mapping[str, Any]) -> Prompt:
         model = _model(body)
@@ -277,7 +275,6 @@ class OllamaGenerateDialect(_OllamaBase):
 
     name: ClassVar[str] = "ollama-generate"
     path: ClassVar[str] = "/api/generate"
-    field: ClassVar[str] = "response"
 
     def parse(self, body: Mapping[str, Any]) -> Prompt:
         model = _model(body)
