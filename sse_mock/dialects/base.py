@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from ..tokens import count_tokens
+
 __all__ = [
     "NDJSON",
     "SSE",
@@ -274,3 +276,16 @@ class Dialect(Protocol):
     def end_of_stream(self, ctx: StreamContext) -> bytes:
         """What follows an in-band error (e.g. ``data: [DONE]``), or b""."""
         ...
+
+
+def whole_call_usage(reply: Reply, prompt: Prompt) -> tuple[int, int]:
+    """(prompt tokens, output tokens) for the dialects whose tool calls arrive whole (Gemini
+    §8.3, Ollama §9.3): counted — the text's tokens plus each call's arguments' — unless
+    ``Reply.usage`` overrides them (-1 = it does not)."""
+    prompt_tokens = count_tokens(m.text for m in prompt.messages)
+    out = count_tokens(reply.text) + sum(count_tokens(c.arguments) for c in reply.tool_calls)
+    usage = reply.usage
+    if usage is not None:
+        prompt_tokens = usage.input_tokens if usage.input_tokens >= 0 else prompt_tokens
+        out = usage.output_tokens if usage.output_tokens >= 0 else out
+    return prompt_tokens, out

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as escape
 from typing import Any, ClassVar
 
-from ..tokens import count_tokens, tokenize
+from ..tokens import tokenize
 from .base import (
     Frame,
     Framing,
@@ -44,6 +44,7 @@ from .base import (
     StreamContext,
     dumps,
     random_id,
+    whole_call_usage,
 )
 from .shapes import google_error_object
 
@@ -277,16 +278,6 @@ class GeminiDialect:
     # -- answers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _usage(reply: Reply, prompt: Prompt) -> tuple[int, int]:
-        usage = reply.usage
-        prompt_tokens = count_tokens(m.text for m in prompt.messages)
-        out = count_tokens(reply.text) + sum(count_tokens(c.arguments) for c in reply.tool_calls)
-        if usage is not None:
-            prompt_tokens = usage.input_tokens if usage.input_tokens >= 0 else prompt_tokens
-            out = usage.output_tokens if usage.output_tokens >= 0 else out
-        return prompt_tokens, out
-
-    @staticmethod
     def _usage_metadata(prompt_tokens: int, out: int) -> dict[str, Any]:
         return {
             "promptTokenCount": prompt_tokens,
@@ -309,7 +300,7 @@ class GeminiDialect:
     def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
         """One event per token, then one per function call; the last of them also carries
         ``finishReason`` and the whole ``usageMetadata`` (§8.3)."""
-        prompt_tokens, out = self._usage(reply, prompt)
+        prompt_tokens, out = whole_call_usage(reply, prompt)
         tail_obj = {"usageMetadata": {"promptTokenCount": prompt_tokens,
                                       "totalTokenCount": prompt_tokens},
                     "modelVersion": ctx.model, "responseId": ctx.id}
@@ -345,7 +336,7 @@ class GeminiDialect:
 
     def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
         """The ``GenerateContentResponse`` of ``generateContent`` (§8.2)."""
-        prompt_tokens, out = self._usage(reply, prompt)
+        prompt_tokens, out = whole_call_usage(reply, prompt)
         parts: list[dict[str, Any]] = []
         if reply.text or not reply.tool_calls:
             parts.append({"text": reply.text})

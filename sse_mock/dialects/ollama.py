@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as escape
 from typing import Any, ClassVar
 
-from ..tokens import count_tokens, tokenize
+from ..tokens import tokenize
 from .base import (
     NDJSON,
     Frame,
@@ -43,6 +43,7 @@ from .base import (
     Reply,
     StreamContext,
     dumps,
+    whole_call_usage,
 )
 
 __all__ = ["DONE_REASONS", "OllamaChatDialect", "OllamaGenerateDialect", "tags_listing"]
@@ -152,19 +153,9 @@ class _OllamaBase:
         ctx.extra["created_at"] = created_at()
         return ctx
 
-    @staticmethod
-    def _counts(reply: Reply, prompt: Prompt) -> tuple[int, int]:
-        prompt_tokens = count_tokens(m.text for m in prompt.messages)
-        out = count_tokens(reply.text) + sum(count_tokens(c.arguments) for c in reply.tool_calls)
-        usage = reply.usage
-        if usage is not None:
-            prompt_tokens = usage.input_tokens if usage.input_tokens >= 0 else prompt_tokens
-            out = usage.output_tokens if usage.output_tokens >= 0 else out
-        return prompt_tokens, out
-
     def _done(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
         """The fields of the last object: done, done_reason and the timing (Divergence #2)."""
-        prompt_tokens, out = self._counts(reply, prompt)
+        prompt_tokens, out = whole_call_usage(reply, prompt)
         t0: int = ctx.extra["t0"]
         now = time.monotonic_ns()
         first: int = ctx.extra.get("t_first", now)
