@@ -34,6 +34,11 @@ class Call:
     session: str = ""  # the request's session ("" = the default one): its state's namespace
     headers: list[tuple[str, str]] = field(default_factory=list)  # for the answer (quotas)
 
+    def json_body(self, limit: int) -> dict[str, Any]:
+        """The request's JSON object (:func:`read_json_body`), kept for the journal."""
+        body = self.entry.body = read_json_body(self.environ, limit)
+        return body
+
 
 @dataclass
 class Answer:

@@ -22,7 +22,7 @@ from .dialects.gemini import models_listing as gemini_listing
 from .dialects.gemini import parse_path as gemini_path
 from .dialects.ollama import tags_listing
 from .embeddings import MAX_DIMENSIONS, MAX_INPUTS, vector_base64, vector_json
-from .exchange import Answer, Call, Route, has_api_key, read_json_body
+from .exchange import Answer, Call, Route, has_api_key
 from .routes import _decide, answer_llm
 from .tokens import count_tokens
 
@@ -160,8 +160,7 @@ def openai_embeddings_route(mw: SSEMockMiddleware) -> Route:
         if config.require_api_key and not has_api_key(call.environ):
             raise MockError(401, "Missing API key: send Authorization: Bearer <key>.",
                             kind="authentication")
-        body = read_json_body(call.environ, config.max_body_size)
-        call.entry.body = body
+        body = call.json_body(config.max_body_size)
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise MockError(400, "you must provide a model parameter", param="model")
@@ -275,8 +274,7 @@ def gemini_route(mw: SSEMockMiddleware) -> Route:
             raise MockError(403, "Method doesn't allow unregistered callers (callers without "
                             "established identity). Please use API Key or other form of API "
                             "consumer identity to call this API.", kind="permission")
-        body = read_json_body(environ, config.max_body_size)
-        call.entry.body = body
+        body = call.json_body(config.max_body_size)
         model = target.model.removeprefix("models/")
         if target.method in EMBED:
             return _gemini_embed(mw, call, model, target.method, body)
@@ -310,8 +308,7 @@ def ollama_routes(mw: SSEMockMiddleware) -> list[Route]:
         return Answer(body=version)
 
     def embed(call: Call) -> Answer:
-        body = read_json_body(call.environ, config.max_body_size)
-        call.entry.body = body
+        body = call.json_body(config.max_body_size)
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise MockError(400, "model is required", param="model")

@@ -144,8 +144,7 @@ def llm_route(mw: SSEMockMiddleware, dialect: Dialect) -> Route:
         if config.require_api_key and not has_api_key(environ):
             raise MockError(401, "Missing API key: send Authorization: Bearer <key> (OpenAI) "
                             "or x-api-key (Anthropic).", kind="authentication")
-        body = read_json_body(environ, config.max_body_size)
-        call.entry.body = body
+        body = call.json_body(config.max_body_size)
         return answer_llm(mw, call, dialect, dialect.parse(body))
 
     return Route(dialect.name, dialect.path, frozenset({"POST"}), handle, dialect.family)
