@@ -1,6 +1,5 @@
-"""Sessions and the control API: ``POST <prefix>/_next``, ``POST <prefix>/_reset``,
-``GET <prefix>/_verdict`` (``_journal`` lives with the routes). DESIGN.md, "Added in the second
-round".
+"""Sessions and the control API: ``GET``/``DELETE <prefix>/_journal``, ``POST <prefix>/_next``,
+``POST <prefix>/_reset``, ``GET <prefix>/_verdict``. DESIGN.md, "Added in the second round".
 
 A request names its **session** by the ``X-Mock-Session`` header, else the ``session`` query
 parameter (an ``EventSource`` cannot send headers, PROTOCOLS.md §1.7), else the
@@ -83,6 +82,14 @@ def _queue(mw: SSEMockMiddleware, session: str) -> list[Any]:
 
 
 def control_routes(mw: SSEMockMiddleware) -> list[Route]:
+    def journal(call: Call) -> Answer:
+        if call.environ["REQUEST_METHOD"] == "DELETE":
+            mw.journal.clear(call.session)
+            return Answer(status=204)
+        entries = [e.to_dict() for e in mw.journal.entries(call.session)]
+        body = json.dumps({"object": "list", "data": entries}, default=str).encode()
+        return Answer(body=body)
+
     def next_(call: Call) -> Answer:
         session = call.session
         if call.environ["REQUEST_METHOD"] == "GET":
@@ -113,6 +120,8 @@ def control_routes(mw: SSEMockMiddleware) -> list[Route]:
         return _json(judge(records).to_dict())
 
     return [
+        Route("journal", "/_journal", frozenset({"GET", "DELETE"}), journal, "plain",
+              control=True),
         Route("next", "/_next", frozenset({"GET", "POST"}), next_, "plain", control=True),
         Route("reset", "/_reset", frozenset({"POST"}), reset, "plain", control=True),
         Route("verdict", "/_verdict", frozenset({"GET"}), verdict, "plain", control=True),

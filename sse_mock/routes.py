@@ -1,6 +1,6 @@
 """The default routes: each turns one parsed request into an :class:`Answer`.
 
-The plain stream, the journal and one route per LLM dialect, and what every LLM route does
+The plain stream and one route per LLM dialect, and what every LLM route does
 alike (:func:`answer_llm`: decide, record or replay, shape, pace). What a handler receives and
 returns (:class:`Call`, :class:`Answer`, :class:`Route`) is in :mod:`sse_mock.exchange`,
 re-exported here.
@@ -8,7 +8,6 @@ re-exported here.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -38,8 +37,8 @@ from .upstream.replay import closing, timed
 if TYPE_CHECKING:
     from .middleware import SSEMockMiddleware
 
-__all__ = ["Answer", "Call", "Route", "answer_llm", "has_api_key", "hold", "journal_route",
-           "llm_route", "plain_route", "read_json_body", "status_line"]
+__all__ = ["Answer", "Call", "Route", "answer_llm", "has_api_key", "hold", "llm_route",
+           "plain_route", "read_json_body", "status_line"]
 
 
 def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
@@ -290,16 +289,3 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
         return Answer(chunks=pacer.pace(frames, decision.timing, count=_counter(call.entry)))
 
     return Route("plain", dialect.path, frozenset({"GET"}), handle, "plain")
-
-
-def journal_route(mw: SSEMockMiddleware) -> Route:
-    def handle(call: Call) -> Answer:
-        if call.environ["REQUEST_METHOD"] == "DELETE":
-            mw.journal.clear(call.session)
-            return Answer(status=204)
-        entries = [e.to_dict() for e in mw.journal.entries(call.session)]
-        body = json.dumps({"object": "list", "data": entries}, default=str).encode()
-        return Answer(body=body)
-
-    return Route("journal", "/_journal", frozenset({"GET", "DELETE"}), handle, "plain",
-                 control=True)
