@@ -159,7 +159,7 @@ def cassettes_command(args: argparse.Namespace) -> int:
 def record_command(args: argparse.Namespace) -> int:
     from .app import create_app
     from .config import UPSTREAM_FAMILIES
-    from .serving import make_server, use_gevent
+    from .serving import use_gevent
 
     given = {f: getattr(args, f) for f in UPSTREAM_FAMILIES if getattr(args, f) is not None}
     options: dict[str, Any] = {"record": args.mode, "cassettes": args.cassettes,
@@ -175,15 +175,11 @@ def record_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sse-mock: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        server = make_server(args.host, args.port, app, gevent=gevent)
-    except OSError as exc:
-        print(f"sse-mock: cannot listen on {args.host}:{args.port}: {exc.strerror}",
-              file=sys.stderr)
-        return 1
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    base = f"http://{host}:{server.port}{app.config.prefix}"
+    listening = _listen(args, app, gevent)
+    if isinstance(listening, int):
+        return listening
+    server, base = listening
+    base += app.config.prefix
     print(f"sse-mock {__version__}: recording proxy on {base}  (Ctrl-C to stop)")
     for family, url in sorted(app.config.upstream.items()):
         if family in UPSTREAM_FAMILIES and url:
@@ -191,13 +187,7 @@ def record_command(args: argparse.Namespace) -> int:
     print(f"  cassettes  {Path(app.config.cassettes).resolve()}  (record = {args.mode})")
     print(f'  OpenAI SDK:    OpenAI(base_url="{base}/v1")')
     print(f'  Anthropic SDK: Anthropic(base_url="{base}")')
-    sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:  # pragma: no cover - depends on where the signal lands
-        pass
-    finally:
-        server.server_close()
+    _serve_until_stopped(server)
     print("\nsse-mock: stopped")
     return 0
 
@@ -287,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from .app import create_app
-    from .serving import make_server, use_gevent
+    from .serving import use_gevent
 
     if args.reload and not args.config:
         parser.error("--reload watches the --config file: give one")
@@ -308,6 +298,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # e.g. state = "redis://…" that cannot be reached (issue 10)
         print(f"sse-mock: configuration error: {exc}", file=sys.stderr)
         return 2
+    listening = _listen(args, app, gevent)
+    if isinstance(listening, int):
+        return listening
+    server, base = listening
+    print(banner(app, base, reloading=os.environ.get(_CHILD) == "1"))
+    if server.notice:
+        print(server.notice)
+    _serve_until_stopped(server)
+    print("\nsse-mock: stopped")
+    return 0
+
+
+def _listen(args: argparse.Namespace, app: Any, gevent: bool) -> tuple[Any, str] | int:
+    """Bind ``--host``/``--port`` (logging on, for the server's lines): the server and its base
+    URL, or the exit code when the address cannot be had (said on stderr)."""
+    from .serving import make_server
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         server = make_server(args.host, args.port, app, gevent=gevent)
@@ -316,10 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
-    base = f"http://{host}:{server.port}"
-    print(banner(app, base, reloading=os.environ.get(_CHILD) == "1"))
-    if server.notice:
-        print(server.notice)
+    return server, f"http://{host}:{server.port}"
+
+
+def _serve_until_stopped(server: Any) -> None:
     sys.stdout.flush()
     try:
         server.serve_forever()  # returns or raises KeyboardInterrupt on Ctrl-C
@@ -327,8 +334,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
-    print("\nsse-mock: stopped")
-    return 0
 
 
 _CHILD = "SSE_MOCK_RELOAD_CHILD"
