@@ -48,7 +48,8 @@ def _delay(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sse-mock",
-        description="Mocked, streamed LLM answers (OpenAI, Anthropic, plain SSE) for development.",
+        description="Mocked, streamed LLM answers (OpenAI, Anthropic, Gemini, Ollama, plain SSE) "
+        "for development.",
     )
     parser.add_argument("--version", action="version", version=f"sse-mock {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
