@@ -26,7 +26,6 @@ Divergence #4: a request that does not match is passed on as the same call, with
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -220,7 +219,7 @@ class SSEMockMiddleware:
                 "false): while a mock stream is open every other request waits. Use a threaded "
                 "server (flask run, waitress, gunicorn -k gthread or -k gevent).")
         if (not self._warned_multiprocess and environ.get("wsgi.multiprocess")
-                and not getattr(self.state, "shared", False)):
+                and not self.state.shared):
             self._warned_multiprocess = True
             log.warning(
                 "sse_mock: this WSGI server runs several processes (wsgi.multiprocess is true) "
@@ -237,6 +236,7 @@ class SSEMockMiddleware:
         request_id = shape.new_request_id()
         entry.request_id = request_id
         note_request(entry, environ)
+        rejected: str | None = None  # why a request was refused, for the journal's summary
         try:
             if (method if not head else "GET") not in route.methods:
                 raise MockError(
@@ -255,6 +255,8 @@ class SSEMockMiddleware:
                             body=shape.error_body(error, request_id))
             entry.outcome = "fault" if error.status in (429, 529) or error.status >= 500 or (
                 entry.fault) else "error"
+            if entry.outcome == "error":
+                rejected = error.message
         except StateUnavailable as exc:  # Redis is down: an answer, not a traceback (issue 10)
             log.warning("sse_mock: state backend unavailable: %s", exc)
             down = MockError(503, f"State backend unavailable (sse_mock: {exc}); try again.",
@@ -270,9 +272,7 @@ class SSEMockMiddleware:
         entry.status = answer.status
         if entry.body is not None or entry.outcome == "error":
             # Large or rejected bodies are journaled as a summary, never whole (issue 9).
-            entry.body = body_record(entry.body, _content_length(environ),
-                                     entry.outcome == "error" and answer.status < 500 and (
-                                         _error_message(answer.body)) or None)
+            entry.body = body_record(entry.body, _content_length(environ), rejected)
         if answer.status >= 400:
             note_answer(entry, answer.headers)  # retry hints, for the verdict
         headers = _merge(shape.headers(request_id, environ), answer.headers)
@@ -348,15 +348,6 @@ def _quiet_drop(environ: Mapping[str, Any], abort: StreamAbort) -> BaseException
 def _content_length(environ: Mapping[str, Any]) -> int | None:
     text = environ.get("CONTENT_LENGTH") or ""
     return int(text) if text.isascii() and text.isdigit() else None
-
-
-def _error_message(body: bytes) -> str:
-    """The message of an error answer's JSON (every shape has ``error.message``)."""
-    try:
-        error = json.loads(body).get("error")
-        return str(error.get("message", "")) if isinstance(error, dict) else "rejected"
-    except (ValueError, AttributeError):
-        return "rejected"
 
 
 def _close(it: Any) -> None:
