@@ -58,10 +58,10 @@ setting, e.g. ``SSE_MOCK_DELAY: expected a number from 0 to 3600, got -1``; an u
 
 Deliberate divergences (choices a future reader might wrongly "fix"):
 
-Divergence #1: the middleware hands the request to the mock as a WSGI call (the request's own
-    environ under WSGI, one built from ``request.META`` under ASGI) and turns the answer into a
-    Django response: one code path, the same bytes as the wrap. A request the mock does not
-    answer goes on to ``get_response`` untouched.
+Divergence #1: the middleware hands the request to the mock as a WSGI environ (the request's own
+    environ under WSGI, one built from ``request.META`` under ASGI; ``SSEMockMiddleware.answer``)
+    and turns the answer into a Django response: one code path, the same bytes as the wrap. A
+    request the mock does not answer goes on to ``get_response`` untouched.
 Divergence #2: under ASGI a stream is an *asynchronous* iterator whose every chunk is pulled
     from the mock's generator on one thread of the stream's own (the pacing sleeps there, never
     on the event loop). Django consumes a synchronous iterator under ASGI whole before sending
@@ -85,7 +85,7 @@ from .config import ConfigError, load_config
 from .faults import StreamAbort
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["SETTINGS", "Middleware", "wrap"]
 
@@ -160,23 +160,15 @@ class Middleware:
 
             raise MiddlewareNotUsed("sse_mock is disabled (SSE_MOCK_ENABLED / DEBUG)")
         self.get_response = get_response
-        self.mock = middleware.SSEMockMiddleware(_pass_on, config)
+        self.mock = middleware.SSEMockMiddleware(middleware.glue_app, config)
 
     def __call__(self, request: Any) -> Any:
         from django.http import HttpResponse, StreamingHttpResponse  # type: ignore[import-untyped, unused-ignore]
 
-        environ = _environ(request)
-        started: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Any:
-            started[:] = [status, headers]
-            return _no_write
-
-        body = self.mock(environ, start_response)
-        if environ.get(_PASSED):  # not the mock's: Django's own chain, untouched
+        answer = self.mock.answer(_environ(request))
+        if answer is None:  # not the mock's: Django's own chain, untouched
             return self.get_response(request)
-        status, headers = started
+        status, headers, body = answer
         code, _, reason = status.partition(" ")
         response: Any
         if isinstance(body, list | tuple):
@@ -192,19 +184,6 @@ class Middleware:
         if "content-type" not in seen:
             del response.headers["Content-Type"]  # e.g. a 204: no Django default either
         return response
-
-
-_PASSED = "sse_mock.django.passed"
-
-
-def _pass_on(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """The mock's "wrapped app": marks the request as not the mock's (Divergence #1)."""
-    environ[_PASSED] = True
-    return []
-
-
-def _no_write(data: bytes) -> None:  # pragma: no cover - the mock never calls write()
-    raise RuntimeError("sse_mock.django: write() is not supported")
 
 
 def _is_asgi(request: Any) -> bool:

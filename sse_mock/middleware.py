@@ -30,7 +30,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
@@ -163,25 +163,52 @@ class SSEMockMiddleware:
     ) -> Iterable[bytes]:
         if not self.enabled:
             return self.app(environ, start_response)
+        found = self._route(environ)
+        if found is None:
+            return self.app(environ, start_response)
+        return self._serve(found[0], found[1], environ, start_response)
+
+    def answer(
+        self, environ: WSGIEnvironment
+    ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]] | None:
+        """The mock's answer to `environ` as ``(status, headers, body)``, or None when the
+        request is not the mock's: for framework glue (Django, Pyramid) that answers with its own
+        response objects and hands every other request to its own chain. ``app`` is not called.
+        """
+        if not self.enabled:
+            return None
+        found = self._route(environ)
+        if found is None:
+            return None
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Callable[[bytes], object]:
+            started[:] = [status, headers]
+            return _no_write
+
+        body = self._serve(found[0], found[1], environ, start_response)
+        return started[0], started[1], body
+
+    def _route(self, environ: WSGIEnvironment) -> tuple[Route, str] | None:
+        """The route that answers `environ` and the rest of its path after the route's own
+        (e.g. a model id), or None: the request is the wrapped application's."""
         path: str = environ.get("PATH_INFO") or "/"
         if not path.startswith(self._prefix):
             if path in self._elsewhere:
                 self._warn_elsewhere(path)
-            return self.app(environ, start_response)
+            return None
         rest = path[len(self._prefix):]
         for claiming in self._claiming:
             if claiming.claims(rest, environ):  # type: ignore[misc]
-                return self._serve(claiming, rest, environ, start_response)
+                return claiming, rest
         route = self._exact.get(rest)
-        sub = ""
-        if route is None:
-            for candidate in self._prefixed:
-                if rest.startswith(candidate.path) and len(rest) > len(candidate.path):
-                    route, sub = candidate, rest[len(candidate.path):]
-                    break
-            else:
-                return self.app(environ, start_response)
-        return self._serve(route, sub, environ, start_response)
+        if route is not None:
+            return route, ""
+        for candidate in self._prefixed:
+            if rest.startswith(candidate.path) and len(rest) > len(candidate.path):
+                return candidate, rest[len(candidate.path):]
+        return None
 
     def _serve(
         self, route: Route, sub: str, environ: WSGIEnvironment, start_response: StartResponse
@@ -348,6 +375,16 @@ def _quiet_drop(environ: Mapping[str, Any], abort: StreamAbort) -> BaseException
 def _content_length(environ: Mapping[str, Any]) -> int | None:
     text = environ.get("CONTENT_LENGTH") or ""
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+def glue_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """The "wrapped app" of a middleware that framework glue uses only through
+    :meth:`SSEMockMiddleware.answer` (which never calls it)."""
+    raise RuntimeError("sse_mock: this middleware answers through answer() only")
+
+
+def _no_write(data: bytes) -> None:  # pragma: no cover - the mock never calls write()
+    raise RuntimeError("sse_mock: write() is not supported")
 
 
 def _close(it: Any) -> None:

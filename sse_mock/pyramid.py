@@ -29,30 +29,26 @@ start-up that names the setting, e.g. ``setting 'sse_mock.delay': expected a num
 Deliberate divergences (choices a future reader might wrongly "fix"):
 
 Divergence #1: a tween (``under=INGRESS``: first after the router), not a WSGI wrap:
-    ``config.include`` cannot wrap the router it is configuring. The tween calls the mock with
-    the request's own environ and turns its answer into a WebOb response around the same
-    iterable, so a stream stays a stream (Pyramid's router returns ``response(environ,
-    start_response)`` to the server) and its ``close()`` reaches the mock. A request the mock
-    does not answer goes on to the next tween.
+    ``config.include`` cannot wrap the router it is configuring. The tween asks the mock
+    (``SSEMockMiddleware.answer``) with the request's own environ and turns its answer into a WebOb
+    response around the same iterable, so a stream stays a stream (Pyramid's router returns
+    ``response(environ, start_response)`` to the server) and its ``close()`` reaches the mock. A
+    request the mock does not answer goes on to the next tween.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .config import ConfigError, load_config
-from .middleware import SSEMockMiddleware
+from .middleware import SSEMockMiddleware, glue_app
 from .paste import ini_options, name_ini_key
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = ["PREFIX", "includeme", "options_from_settings", "tween_factory"]
 
 PREFIX = "sse_mock."
 _REGISTRY_KEY = "sse_mock.middleware"
-_PASSED = "sse_mock.pyramid.passed"
 
 
 def options_from_settings(settings: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -81,7 +77,7 @@ def includeme(config: Any) -> None:
                                        where="sse_mock settings")) from None
     if not cfg.enabled:
         return
-    config.registry[_REGISTRY_KEY] = SSEMockMiddleware(_pass_on, cfg)
+    config.registry[_REGISTRY_KEY] = SSEMockMiddleware(glue_app, cfg)
     from pyramid.tweens import INGRESS  # type: ignore[import-untyped, unused-ignore]
 
     config.add_tween("sse_mock.pyramid.tween_factory", under=INGRESS)
@@ -97,27 +93,11 @@ def tween_factory(handler: Callable[[Any], Any], registry: Any) -> Callable[[Any
         environ = request.environ
         if environ.get("webob.is_body_seekable"):
             request.body_file_raw.seek(0)  # read (and kept) by someone before us
-        started: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Any:
-            started[:] = [status, headers]
-            return _no_write
-
-        body = mock(environ, start_response)
-        if environ.pop(_PASSED, False):
+        answer = mock.answer(environ)
+        if answer is None:  # not the mock's: the application's own handler
             return handler(request)
-        status, headers = started
+        status, headers, body = answer
         return Response(status=status, headerlist=list(headers), app_iter=body)
 
     return sse_mock_tween
 
-
-def _pass_on(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """The mock's "wrapped app": marks the request as not the mock's (Divergence #1)."""
-    environ[_PASSED] = True
-    return []
-
-
-def _no_write(data: bytes) -> None:  # pragma: no cover - the mock never calls write()
-    raise RuntimeError("sse_mock.pyramid: write() is not supported")
