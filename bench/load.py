@@ -256,6 +256,8 @@ class Result:
     bad_streams: int = 0  # lost, reordered or malformed events
     lags: list[float] = field(default_factory=list, repr=False)
     first_lags: list[float] = field(default_factory=list, repr=False)  # the role chunk
+    # lateness by event: [0] the role chunk, [k] word k (which part of a stream is late)
+    lags_at: dict[int, list[float]] = field(default_factory=dict, repr=False)
     wire_bytes: int = 0
     first_errors: list[str] = field(default_factory=list)
     wall: float = 0.0
@@ -276,12 +278,14 @@ class Result:
                 return float("nan")
             return round(values[min(len(values) - 1, int(p * len(values)))] * 1000, 2)
 
-        data = {k: v for k, v in asdict(self).items() if k not in ("lags", "first_lags")}
+        data = {k: v for k, v in asdict(self).items()
+                if k not in ("lags", "first_lags", "lags_at")}
         ok = max(1, self.ok_streams)
         data.update(
             p50_ms=pct(lags, 0.5), p99_ms=pct(lags, 0.99),
             max_ms=round(lags[-1] * 1000, 2) if lags else float("nan"),
             first_event_p99_ms=pct(sorted(self.first_lags), 0.99),
+            p99_by_event_ms=[pct(sorted(self.lags_at[k]), 0.99) for k in sorted(self.lags_at)],
             streams_per_s=round(self.ok_streams / self.wall, 1) if self.wall else 0.0,
             cpu_ms_per_stream=round(1000 * self.server_cpu / ok, 3),
             bytes_per_stream=round(self.wire_bytes / ok),
@@ -362,6 +366,7 @@ async def read_stream(reader: asyncio.StreamReader, words: int, delay: float, se
                 # the role chunk is due at once, word k (1-based) at k × delay
                 lag = max(0.0, now - (sent + events * delay))
                 result.lags.append(lag)
+                result.lags_at.setdefault(events, []).append(lag)
                 if events == 0:
                     result.first_lags.append(lag)
             events += 1
