@@ -196,7 +196,7 @@ class Journal:
                       session=session, _start=time.monotonic())
         if keep and self.size:
             record = entry.to_dict()
-            entry._size = measure(record)
+            entry._size = 0 if self.state.measures_records else measure(record)
             entry.id = self.state.journal_start(session, record, entry._size)
             entry._journal = self
             if len(self._live) >= MAX_LIVE:  # a stream never started nor closed: forget it
@@ -216,7 +216,8 @@ class Journal:
         journal._live.pop(id(entry), None)
         entry.body = body_record(entry.body)
         record = entry.to_dict()
-        entry._size = measure(record)  # what it weighs now, body (or its summary) included
+        # what it weighs now, body (or its summary) included
+        entry._size = 0 if journal.state.measures_records else measure(record)
         try:
             entry.id = journal.state.journal_finish(entry.session, entry.id, record, entry._size)
         except StateUnavailable as exc:  # a stream in flight still finishes (issue 10, 5)

@@ -92,6 +92,9 @@ class State(ABC):
     name: str = "memory"
     #: True when every worker of every host sees the same state.
     shared: bool = False
+    #: True when the backend weighs journal records itself: the `size` given to
+    #: :meth:`journal_start` and :meth:`journal_finish` is then 0, and never computed.
+    measures_records: bool = False
 
     # -- counters ------------------------------------------------------------------------------
 

@@ -27,17 +27,21 @@ Divergence #1: connection errors become :class:`~sse_mock.state.base.StateUnavai
     the mock back, by itself.
 Divergence #2: Redis' clock (``TIME``) times the quota buckets, so hosts whose clocks differ
     still share one bucket truthfully.
-Divergence #3: a request's journal record is written when its answer ends, in one round trip
-    of its own, before a non-streamed answer is handed to the server: a client that reads the
-    journal through another worker right after its answer sees it. (Writing records later, in
-    batches or with the next request's round trip, saves that round trip but lets such a read
-    miss the last requests for some milliseconds: tests read the journal exactly then.)
+Divergence #3: a request's journal record is written when its answer ends, before a non-streamed
+    answer is handed to the server: a client that reads the journal through another worker
+    right after its answer sees it. Records that end while another request of the same
+    process is writing wait for that write and then go in one script together (group commit,
+    :meth:`RedisState.journal_finish`): one round trip for the burst, each request still
+    returning only once its own record is in Redis. (Writing records later, from a thread or
+    with the next request's round trip, would let such a read miss the last requests for some
+    milliseconds: tests read the journal exactly then.)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -195,6 +199,7 @@ class RedisState(State):
     """
 
     shared = True
+    measures_records = True  # the journal script weighs each record (#payload)
 
     def __init__(self, url: str, *, prefix: str = "sse_mock:", journal_entries: int = 1000,
                  journal_bytes: int = 4 << 20, timeout: float = 2.0,
@@ -223,6 +228,11 @@ class RedisState(State):
         # Queued actions are read on every request: from a copy Redis keeps true (tracking.py).
         self._queues = QueueCache(url, p + "q:", timeout)
         self._journal_keys = [p + "jid", p + "j", p + "jd", p + "jb"]
+        # Group commit of journal records (Divergence #3): records waiting to be written, and
+        # the lock held by the request writing a batch (gevent-aware once monkey-patched).
+        self._pending: list[_Pending] = []
+        self._pending_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
         self._down = ""  # why Redis is known to be down ("" = up)
         self._next_probe = 0.0
 
@@ -274,15 +284,40 @@ class RedisState(State):
         return 0  # written once, when it ends (Divergence #1 of sse_mock.state.base)
 
     def journal_finish(self, session: str, id: int, record: dict[str, Any], size: int) -> int:
-        """One round trip, before the answer is handed on (Divergence #3)."""
+        """Write the record, with any others of this process that end meanwhile, in one round
+        trip; return once it is in Redis (Divergence #3)."""
         if not self.journal_max_entries:
             return id
         data = {k: v for k, v in record.items() if k != "id"}
-        text = json.dumps(data, default=str, separators=(",", ":"))
-        start = repr(float(record.get("time") or 0.0))
-        return int(self._run(self._journal_add, keys=self._journal_keys,
-                             args=[self.journal_max_entries, self.journal_max_bytes,
-                                   session, text, start]))
+        mine = _Pending(session, json.dumps(data, default=str, separators=(",", ":")),
+                        repr(float(record.get("time") or 0.0)))
+        with self._pending_lock:
+            self._pending.append(mine)
+        with self._commit_lock:  # a request writing a batch holds it; ours may be in it
+            if not mine.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.id
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """One script for the whole batch; every record learns its id (or the error)."""
+        args: list[Any] = [self.journal_max_entries, self.journal_max_bytes]
+        for item in batch:
+            args += [item.session, item.text, item.start]
+        try:
+            last = int(self._run(self._journal_add, keys=self._journal_keys, args=args))
+        except StateUnavailable as exc:
+            for item in batch:
+                item.error = exc
+            return
+        finally:  # whatever happened, nobody waits for this batch again
+            for item in batch:
+                item.done = True
+        for n, item in enumerate(batch):  # the script gives consecutive ids, in batch order
+            item.id = last - len(batch) + 1 + n
 
     def journal_entries(self, session: str) -> list[dict[str, Any]]:
         flat = self._run(self._journal_scan, keys=self._journal_keys[1:], args=[session, "0"])
@@ -369,6 +404,18 @@ class RedisState(State):
         self.client.close()
         self.client.connection_pool.disconnect()
 
+
+
+class _Pending:
+    """A journal record waiting for its batch (RedisState.journal_finish)."""
+
+    __slots__ = ("done", "error", "id", "session", "start", "text")
+
+    def __init__(self, session: str, text: str, start: str) -> None:
+        self.session, self.text, self.start = session, text, start
+        self.id = 0
+        self.done = False
+        self.error: StateUnavailable | None = None
 
 
 def _glob_escape(text: str) -> str:

@@ -5,6 +5,7 @@ all-or-nothing token buckets, per-session reset, and bounded request-chosen keys
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -192,6 +193,55 @@ def test_redis_scripts_lost_to_a_restart_are_loaded_again(redis_url: str, prefix
         assert [e["path"] for e in s.journal_entries("")] == ["/p0", "/p1"]
     finally:
         s.close()
+        probe.close()
+
+
+def test_redis_journal_records_ending_together_share_one_round_trip(
+    redis_url: str, prefix: str
+) -> None:
+    """Group commit (sse_mock/state/redis.py, Divergence #3): records that end while another
+    request of the process is writing go in one script; each request returns only once its own
+    record is in Redis, with its own id, readable through another worker at once."""
+    import redis
+
+    from sse_mock.state.redis import RedisState
+
+    s, other = RedisState(redis_url, prefix=prefix), RedisState(redis_url, prefix=prefix)
+    probe = redis.Redis.from_url(redis_url)
+
+    def evalshas() -> int:
+        return int(probe.info("commandstats").get("cmdstat_evalsha", {"calls": 0})["calls"])
+
+    got: dict[int, int] = {}
+    seen: dict[int, str] = {}
+
+    def end(n: int) -> None:
+        got[n] = _finish(s, "", n)
+        # what Redis holds the moment it returned (the records' hash, read without a script)
+        seen[n] = b" ".join(probe.hvals(prefix + "jd")).decode()
+
+    try:
+        _finish(s, "", 99, start=0.0)  # the script is loaded: one EVALSHA per write from here
+        before = evalshas()
+        s._commit_lock.acquire()  # a write in flight: the 20 records that end now wait for it
+        threads = [threading.Thread(target=end, args=(n,)) for n in range(20)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(s._pending) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(s._pending) == 20
+        s._commit_lock.release()
+        for t in threads:
+            t.join(10)
+        assert evalshas() - before == 1  # one round trip for the 20
+        assert sorted(got.values()) == list(range(min(got.values()), min(got.values()) + 20))
+        by_id = {e["id"]: e["path"] for e in other.journal_entries("")}
+        assert all(by_id[got[n]] == f"/p{n}" for n in range(20))  # each its own id
+        assert all(f'"/p{n}"' in seen[n] for n in range(20))  # in Redis before it returned
+    finally:
+        s.close()
+        other.close()
         probe.close()
 
 
