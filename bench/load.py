@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -445,11 +446,20 @@ async def run_zero(port: int, path: str, clients: int, streams: int, result: Res
 
 
 def _run(coro: Any) -> Any:
+    # The client's own collector must not disturb the measurement: earlier runs' results make
+    # its heap large, and a full collection in the middle of a ramp held the connects back,
+    # then sent them as a burst that started streams late on every target. Collected once
+    # before, frozen during the run.
+    gc.collect()
+    gc.freeze()
     try:
-        import uvloop  # the client's own cost, kept small: it shares the 2 cores
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+        try:
+            import uvloop  # the client's own cost, kept small: it shares the 2 cores
+        except ImportError:
+            return asyncio.run(coro)
+        return uvloop.run(coro)
+    finally:
+        gc.unfreeze()
 
 
 class Bench:
