@@ -116,7 +116,8 @@ def server_command(target: str, port: int, workers: int, n_conn: int, cfg: Path,
     bind = f"127.0.0.1:{port}"
     gunicorn = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers),
                 "--worker-connections", str(max(1000, n_conn)), "--backlog", "4096",
-                "--timeout", "120", "--log-level", "warning", "-b", bind]
+                "--timeout", "120", "--log-level", "warning", "-b", bind,
+                "-c", f"python:{READY_HOOK}"]
     if _gunicorn_has_control_socket():
         gunicorn.append("--no-control-socket")
     if target == "sse_mock":
@@ -137,6 +138,12 @@ def server_command(target: str, port: int, workers: int, n_conn: int, cfg: Path,
                 "bench.starlette_app:app"]
     raise ValueError(target)
 
+
+#: A gunicorn configuration module whose ``post_worker_init`` hook says when each worker has
+#: loaded its app: the arbiter's socket accepts before that, and a run that started while a
+#: worker was still booting (an app building a Redis client takes longer) sent its first
+#: streams to the other worker alone.
+READY_HOOK = "bench.gunicorn_ready"
 
 _CONTROL: bool | None = None
 
@@ -164,15 +171,21 @@ class Server:
         self.target = target
         self.port = free_port()
         self.log = log.open("wb")
+        ready = Path(tempfile.mkdtemp(prefix="ready-", dir=log.parent))
+        command = server_command(target, self.port, workers, n_conn, cfg, fixtures)
         self.proc = subprocess.Popen(
-            server_command(target, self.port, workers, n_conn, cfg, fixtures), cwd=ROOT,
-            stdout=self.log, stderr=self.log, preexec_fn=_raise_nofile,
-            start_new_session=True)
+            command, cwd=ROOT, stdout=self.log, stderr=self.log, preexec_fn=_raise_nofile,
+            start_new_session=True, env={**os.environ, "BENCH_READY_DIR": str(ready)})
+        # gunicorn: every worker has loaded the app (READY_HOOK); others: the port accepts.
+        want = workers if f"python:{READY_HOOK}" in command else 0
         deadline = time.monotonic() + 30
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    pass
+                if len(list(ready.iterdir())) >= want:
                     break
+                raise OSError("workers still booting")
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
