@@ -52,6 +52,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ._connect import connection_kwargs
 from .base import MAX_KEYS, MAX_QUEUE, Bucket, State, StateUnavailable, Taken
 from .tracking import QueueCache
 
@@ -214,7 +215,8 @@ class RedisState(State):
         pool = redis.BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=timeout,
             socket_connect_timeout=timeout, socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError])
+            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError],
+            **connection_kwargs(url))  # resolved without gevent's thread pool (_connect.py)
         self.client = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 1),
                                   retry_on_error=[redis.ConnectionError])
         r = self.client

@@ -26,6 +26,8 @@ from typing import Any
 
 import redis
 
+from ._connect import connection_kwargs
+
 __all__ = ["MAX_CACHED", "QueueCache"]
 
 #: Sessions whose queues a process keeps a copy of (the least recently used go first).
@@ -40,7 +42,8 @@ class QueueCache:
     def __init__(self, url: str, prefix: str, timeout: float) -> None:
         # RESP2: invalidations arrive as plain pub/sub messages on the connection's own channel.
         self._pool = redis.ConnectionPool.from_url(
-            url, protocol=2, socket_timeout=timeout, socket_connect_timeout=timeout)
+            url, protocol=2, socket_timeout=timeout, socket_connect_timeout=timeout,
+            **connection_kwargs(url))
         self.prefix = prefix
         self._lock = threading.Lock()
         self._copies: OrderedDict[str, list[str]] = OrderedDict()

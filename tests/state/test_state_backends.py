@@ -314,3 +314,43 @@ def test_redis_reset_leaves_a_mock_with_a_longer_prefix_alone(redis_url: str, pr
     finally:
         mine.close()
         theirs.close()
+
+
+GEVENT_PROBE = """
+import json, sys
+from gevent import monkey
+monkey.patch_all()
+import gevent, socket
+from sse_mock.state.redis import RedisState
+url, prefix, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+if mode == "stock":  # redis-py's own connection class, for contrast
+    import sse_mock.state._connect as c
+    c.connection_kwargs = lambda url: {}
+    import sse_mock.state.redis as r, sse_mock.state.tracking as t
+    r.connection_kwargs = t.connection_kwargs = c.connection_kwargs
+s = RedisState(url, prefix=prefix)
+s.check()
+s.queue_items("")
+rid = s.journal_finish("", 0, {"id": 0, "time": 1.0, "path": "/g"}, 0)
+print(json.dumps({"threads": gevent.get_hub().threadpool.size, "id": rid,
+                  "paths": [e["path"] for e in s.journal_entries("")]}))
+s.close()
+"""
+
+
+@pytest.mark.parametrize("mode", ["ours", "stock"])
+def test_redis_connections_leave_no_resolver_thread_under_gevent(
+    redis_url: str, prefix: str, mode: str
+) -> None:
+    """sse_mock/state/_connect.py Divergence #1: under gevent's patching, redis-py's own
+    connections resolve the host on the hub's thread pool and leave a native thread in the
+    worker (which made it start streams later under load); ours resolve without it, and work."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", GEVENT_PROBE, redis_url, prefix, mode],
+                         capture_output=True, text=True, timeout=60, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["paths"] == ["/g"] and got["id"] > 0
+    assert got["threads"] == (0 if mode == "ours" else 1)
