@@ -182,16 +182,16 @@ class Server:
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    pass
-                if len(list(ready.iterdir())) >= want:
-                    break
-                raise OSError("workers still booting")
+                    accepting = True
             except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{target} did not start: "
-                                       f"{log.read_text(errors='replace')[-2000:]}") from None
-                time.sleep(0.05)
+                accepting = False
+            if accepting and len(list(ready.iterdir())) >= want:
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{target} did not start: "
+                                   f"{log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.05)
         self.peak_rss = 0
         self._sampling = False
 

@@ -80,17 +80,16 @@ FULL_COLLECTION_EVERY = 100
 _settled_pid = 0
 
 
-def settle_gc() -> bool:
+def settle_gc() -> None:
     """Set this server process's garbage collector up for serving (Divergence #6); once per
-    process. True when it changed something now."""
+    process."""
     global _settled_pid
     if _settled_pid == os.getpid():
-        return False
+        return
     _settled_pid = os.getpid()
     young, middle, full = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(young, middle, max(full, FULL_COLLECTION_EVERY))
-    return True
 
 
 def in_gunicorn() -> bool:
@@ -125,8 +124,8 @@ class Standalone:
 
 
 def make_server(host: str, port: int, app: WSGIApplication, *, gevent: bool) -> Standalone:
-    settle_gc()  # the app is built: what exists now lives as long as the server
     """Bind `host`:`port` (OSError if it cannot) and return the server, not yet serving."""
+    settle_gc()  # the app is built: what exists now lives as long as the server
     if gevent:
         return _gevent_server(host, port, app)
     return _threaded_server(host, port, app)
