@@ -64,11 +64,18 @@ def outcome(r: httpx.Response) -> str:
 # The same script of requests against the workers and against one process.
 SCRIPT = ["/mock/stream?fault=rate_limit*2", "/mock/stream?prompt=seq", "/mock/stream"] * 6
 
+# Which worker accepts a new connection is the kernel's choice, and on a busy machine one worker
+# may take nearly all of them. --max-requests 4 retires each worker after four requests and the
+# arbiter forks a new one, so the script always meets several workers — each new one with only
+# what Redis holds.
+RECYCLE = ("--max-requests", "4")
+
 WORKERS = [
     # --preload: the app (and its Redis client) is built before the fork; each worker must
     # still open its own connections and journal writer.
-    pytest.param(("-k", "gthread", "-w", "2", "--threads", "4", "--preload"), id="gthread"),
-    pytest.param(("-k", "gevent", "-w", "2"), id="gevent", marks=pytest.mark.skipif(
+    pytest.param(("-k", "gthread", "-w", "2", "--threads", "4", "--preload", *RECYCLE),
+                 id="gthread"),
+    pytest.param(("-k", "gevent", "-w", "2", *RECYCLE), id="gevent", marks=pytest.mark.skipif(
         importlib.util.find_spec("gevent") is None, reason="gevent is not installed")),
 ]
 
@@ -104,7 +111,7 @@ def test_redis_state_makes_two_workers_one_mock(
         assert crossed >= 3
         assert outcome(fresh_get(server.url + "/mock/stream?seed=2")).startswith("Hello")
     pids = {r.headers["x-worker"] for r in answers}
-    assert len(pids) == 2, f"one worker answered everything: {pids}"
+    assert len(pids) >= 2, f"one worker answered everything: {pids}"
     got = [outcome(r) for r in answers]
     # The same outcomes as one process with the same seed and the same request order.
     one = create_app(**{**config, "state": "memory"})
