@@ -196,13 +196,17 @@ class Journal:
                       session=session, _start=time.monotonic())
         if keep and self.size:
             record = entry.to_dict()
-            entry._size = 0 if self.state.measures_records else measure(record)
+            entry._size = self._weigh(record)
             entry.id = self.state.journal_start(session, record, entry._size)
             entry._journal = self
             if len(self._live) >= MAX_LIVE:  # a stream never started nor closed: forget it
                 self._live.pop(next(iter(self._live)), None)
             self._live[id(entry)] = entry
         return entry
+
+    def _weigh(self, record: dict[str, Any]) -> int:
+        """The size handed to the backend: 0 when it weighs records itself."""
+        return 0 if self.state.measures_records else measure(record)
 
     @staticmethod
     def end(entry: Entry, outcome: str) -> None:
@@ -216,8 +220,7 @@ class Journal:
         journal._live.pop(id(entry), None)
         entry.body = body_record(entry.body)
         record = entry.to_dict()
-        # what it weighs now, body (or its summary) included
-        entry._size = 0 if journal.state.measures_records else measure(record)
+        entry._size = journal._weigh(record)  # what it weighs now, body or summary included
         try:
             entry.id = journal.state.journal_finish(entry.session, entry.id, record, entry._size)
         except StateUnavailable as exc:  # a stream in flight still finishes (issue 10, 5)
