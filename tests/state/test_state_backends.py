@@ -324,10 +324,8 @@ import gevent, socket
 from sse_mock.state.redis import RedisState
 url, prefix, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 if mode == "stock":  # redis-py's own connection class, for contrast
-    import sse_mock.state._connect as c
-    c.connection_kwargs = lambda url: {}
     import sse_mock.state.redis as r, sse_mock.state.tracking as t
-    r.connection_kwargs = t.connection_kwargs = c.connection_kwargs
+    r.connection_kwargs = t.connection_kwargs = lambda url: {}
 s = RedisState(url, prefix=prefix)
 s.check()
 s.queue_items("")
