@@ -61,7 +61,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
 AIMOCK_DIR = Path(os.environ.get("AIMOCK_DIR", ROOT / "bench" / ".aimock"))
 AIMOCK_CLI = AIMOCK_DIR / "node_modules" / "@copilotkit" / "aimock" / "dist" / "cli.js"
-ALL_TARGETS = ("sse_mock", "serve", "aimock", "raw", "starlette")
+ALL_TARGETS = ("sse_mock", "serve", "aimock", "raw", "raw_serve", "uwsgi", "raw_uwsgi", "starlette")
 MAX_STREAMS = 20000  # concurrent streams at most (one socket each, on loopback)
 MODEL = "gpt-4o-mini"
 
@@ -131,6 +131,15 @@ def server_command(target: str, port: int, workers: int, n_conn: int, cfg: Path,
                 "--log-level", "silent", "--journal-max", "1"]
     if target == "raw":
         return [*gunicorn, "bench.raw_wsgi:app"]
+    if target in ("uwsgi", "raw_uwsgi"):
+        return ["uwsgi", "--http-socket", bind, "--http-keepalive", "--http-auto-chunked",
+                "--gevent", str(max(1000, n_conn) + 100), "--gevent-early-monkey-patch",
+                "--processes", str(workers), "--master", "--listen", "4096",
+                "--disable-logging", "--die-on-term", "--lazy-apps",
+                "--eval", f"import sse_mock; application = sse_mock.create_app({str(cfg)!r})"
+                if target == "uwsgi" else "from bench.raw_wsgi import app as application"]
+    if target == "raw_serve":
+        return [sys.executable, "-m", "bench.raw_serve", str(port)]
     if target == "starlette":
         return [sys.executable, "-m", "uvicorn", "--workers", str(workers), "--host",
                 "127.0.0.1", "--port", str(port), "--log-level", "warning",
@@ -158,7 +167,7 @@ def _gunicorn_has_control_socket() -> bool:
 
 
 def chat_path(target: str, delay: float) -> str:
-    if target in ("sse_mock", "serve"):
+    if target in ("sse_mock", "serve", "uwsgi"):
         return "/mock/v1/chat/completions"
     if target == "aimock":
         return "/v1/chat/completions"
@@ -214,14 +223,18 @@ class Server:
         return out
 
     def cpu_seconds(self) -> float:
-        total = 0
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """User and system CPU seconds of the server's processes."""
+        user = system = 0
         for pid in self.pids():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / TICKS
+            user, system = user + int(fields[11]), system + int(fields[12])
+        return user / TICKS, system / TICKS
 
     def rss(self) -> int:
         total = 0
@@ -276,6 +289,7 @@ class Result:
     first_errors: list[str] = field(default_factory=list)
     wall: float = 0.0
     server_cpu: float = 0.0
+    server_sys: float = 0.0  # the part of server_cpu spent in the kernel (system time)
     client_cpu: float = 0.0
     peak_rss_mb: float = 0.0
 
@@ -497,14 +511,16 @@ class Bench:
         server = self.server(target, n)
         try:
             self.warm_up(server, target)
-            cpu0, ccpu0 = server.cpu_seconds(), time.process_time()
+            (user0, sys0), ccpu0 = server.cpu_split(), time.process_time()
             server.start_sampling()
             t0 = time.monotonic()
             ramp = ramp if ramp is not None else min(5.0, n / 2000)
             _run(run_paced(server.port, chat_path(target, self.delay), n, self.delay, ramp,
                            result))
             result.wall = time.monotonic() - t0
-            result.server_cpu = round(server.cpu_seconds() - cpu0, 2)
+            user1, sys1 = server.cpu_split()
+            result.server_cpu = round(user1 + sys1 - user0 - sys0, 2)
+            result.server_sys = round(sys1 - sys0, 2)
             result.client_cpu = round(time.process_time() - ccpu0, 2)
             result.peak_rss_mb = round(server.peak_rss / 2**20, 1)
         finally:
@@ -516,12 +532,14 @@ class Bench:
         server = self.server(target, clients)
         try:
             self.warm_up(server, target)
-            cpu0, ccpu0 = server.cpu_seconds(), time.process_time()
+            (user0, sys0), ccpu0 = server.cpu_split(), time.process_time()
             t0 = time.monotonic()
             reconnects = _run(run_zero(server.port, chat_path(target, 0.0), clients, streams,
                                        result, 120))
             result.wall = time.monotonic() - t0
-            result.server_cpu = round(server.cpu_seconds() - cpu0, 2)
+            user1, sys1 = server.cpu_split()
+            result.server_cpu = round(user1 + sys1 - user0 - sys0, 2)
+            result.server_sys = round(sys1 - sys0, 2)
             result.client_cpu = round(time.process_time() - ccpu0, 2)
             if reconnects:
                 result.first_errors.append(f"{reconnects} responses closed the connection")
@@ -619,8 +637,9 @@ def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]
             line += (f"; vs aimock: p99 {_ratio(r['p99_ms'], a['p99_ms'])}, "
                      f"CPU {_ratio(r['server_cpu'], a['server_cpu'])}, "
                      f"bytes {_ratio(r['bytes_per_stream'], a['bytes_per_stream'])}")
-        if (w := by.get(("raw", n))) is not None:
-            line += f"; vs raw: CPU {_ratio(r['server_cpu'], w['server_cpu'])}"
+        floor = "raw_serve" if r["target"] == "serve" else "raw"
+        if (w := by.get((floor, n))) is not None:
+            line += f"; vs {floor}: CPU {_ratio(r['server_cpu'], w['server_cpu'])}"
         if r["target"] == "serve" and (g := by.get(("sse_mock", n))) is not None:
             line += f"; vs gunicorn: p99 {_ratio(r['p99_ms'], g['p99_ms'])}"
         out.append(line)
@@ -640,7 +659,8 @@ def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]
     return out
 
 
-STYLES = {"sse_mock": "o-", "serve": "D-", "aimock": "v-.", "raw": "s--", "starlette": "^:"}
+STYLES = {"sse_mock": "o-", "serve": "D-", "aimock": "v-.", "raw": "s--", "raw_serve": "x--",
+          "starlette": "^:"}
 
 
 def plot(paced: list[dict[str, Any]], zero: list[dict[str, Any]], path: Path) -> bool:

@@ -17,7 +17,7 @@ from .config import Config
 from .dialects.base import MockError
 from .dialects.shapes import PlainShape
 from .middleware import SSEMockMiddleware
-from .serving import in_gunicorn, settle_gc
+from .serving import in_gunicorn, in_uwsgi, settle_gc
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -95,13 +95,13 @@ def create_app(
 ) -> SSEMockMiddleware:
     """A standalone WSGI app: the mock, the demo page at ``/``, JSON 404 elsewhere.
 
-    Built by a gunicorn worker, it also sets that process's garbage collector up for serving
-    (:func:`sse_mock.serving.settle_gc`: open streams are not all scanned by frequent full
-    collections); anywhere else (tests, an app of your own) the collector is left alone.
+    Built in a gunicorn or uWSGI process, it also sets that process's garbage collector up for
+    serving (:func:`sse_mock.serving.settle_gc`: open streams are not all scanned by frequent
+    full collections); anywhere else (tests, an app of your own) the collector is left alone.
     """
     fallback = _FallbackApp()
     mw = SSEMockMiddleware(fallback, config, **options)
     fallback.configure(_demo_page(mw.config.prefix), mw.config.prefix, mw.paths())
-    if in_gunicorn():
+    if in_gunicorn() or in_uwsgi():
         settle_gc()
     return mw

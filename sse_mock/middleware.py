@@ -47,6 +47,7 @@ from .quota import Quotas
 from .route_table import build_routes
 from .routes import Answer, Call, Route, status_line
 from .scenario import Scenario
+from .serving import uwsgi_async_cores
 from .state import StateUnavailable, open_state
 from .upstream import Upstream
 from .verdict import Verdict, judge, note_answer, note_request
@@ -235,11 +236,9 @@ class SSEMockMiddleware:
             start_response("204 No Content", headers)
             return []
         if (not self._warned_single_thread and environ.get("wsgi.multithread") is False
-                and "REMOTE_ADDR" in environ
-                and not str(environ.get("SERVER_SOFTWARE", "")).startswith("gevent")):
+                and "REMOTE_ADDR" in environ and not _concurrent_anyway(environ)):
             # A real server (test clients set no REMOTE_ADDR) that runs one request at a time
             # per process: gunicorn's sync worker, `flask run --without-threads`, wsgiref.
-            # (gevent.pywsgi says multithread=False too, but serves requests concurrently.)
             self._warned_single_thread = True
             log.warning(
                 "sse_mock: this WSGI server runs one request at a time (wsgi.multithread is "
@@ -355,6 +354,14 @@ class SSEMockMiddleware:
         finally:
             _close(chunks)
             Journal.end(entry, outcome)
+
+
+def _concurrent_anyway(environ: Mapping[str, Any]) -> bool:
+    """A server that says ``wsgi.multithread`` is false but serves requests concurrently on an
+    event loop: gevent's WSGI server, and uWSGI's async mode (``--gevent N``)."""
+    if str(environ.get("SERVER_SOFTWARE", "")).startswith("gevent"):
+        return True
+    return "uwsgi.version" in environ and uwsgi_async_cores() > 1
 
 
 def _quiet_drop(environ: Mapping[str, Any], abort: StreamAbort) -> BaseException:

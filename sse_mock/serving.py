@@ -29,7 +29,8 @@ Divergence #5: Ctrl-C and SIGTERM are gevent signal handlers that stop the serve
     bytecode, and an idle server sat in the event loop's ``epoll_wait`` until the next
     request (or printed the interrupt with a traceback from whichever greenlet it landed in).
 Divergence #6: ``settle_gc()`` changes the process's garbage collector, once, when a server
-    process is ready to serve (``sse-mock serve``, and ``create_app()`` in a gunicorn worker):
+    process is ready to serve (``sse-mock serve``, and ``create_app()`` in a gunicorn or uWSGI
+    process):
     what start-up built goes to the permanent generation (``gc.freeze()``) and a full
     collection waits for 100 collections of the middle generation instead of 10. Under
     paced load a process holds every open stream's objects; each full collection scanned all
@@ -47,6 +48,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,7 +56,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["Standalone", "in_gunicorn", "make_server", "settle_gc", "use_gevent"]
+__all__ = ["Standalone", "in_gunicorn", "in_uwsgi", "make_server", "settle_gc", "use_gevent",
+           "uwsgi_async_cores"]
 
 #: Pending connections the kernel queues while the loop is busy (capped by net.core.somaxconn).
 BACKLOG = 2048
@@ -96,6 +99,19 @@ def in_gunicorn() -> bool:
     """Whether this process is a gunicorn server's (its arbiter sets ``SERVER_SOFTWARE`` in the
     environment of itself and its workers)."""
     return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
+
+
+def in_uwsgi() -> bool:
+    """Whether this process is a uWSGI server's: uWSGI embeds the ``uwsgi`` module in its
+    interpreter (no package outside uWSGI provides it)."""
+    return "uwsgi" in sys.modules
+
+
+def uwsgi_async_cores() -> int:
+    """Requests a uWSGI worker serves at once on its async loop (``--gevent N``: N); 1 when
+    this is not uWSGI."""
+    cores = getattr(sys.modules.get("uwsgi"), "cores", 1)
+    return cores if isinstance(cores, int) else 1
 
 
 def _raise_open_files() -> None:
