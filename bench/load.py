@@ -62,6 +62,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 AIMOCK_DIR = Path(os.environ.get("AIMOCK_DIR", ROOT / "bench" / ".aimock"))
 AIMOCK_CLI = AIMOCK_DIR / "node_modules" / "@copilotkit" / "aimock" / "dist" / "cli.js"
 ALL_TARGETS = ("sse_mock", "serve", "aimock", "raw", "raw_serve", "uwsgi", "raw_uwsgi", "starlette")
+UWSGI = Path(sys.executable).parent / "uwsgi"
 MAX_STREAMS = 20000  # concurrent streams at most (one socket each, on loopback)
 MODEL = "gpt-4o-mini"
 
@@ -132,9 +133,12 @@ def server_command(target: str, port: int, workers: int, n_conn: int, cfg: Path,
     if target == "raw":
         return [*gunicorn, "bench.raw_wsgi:app"]
     if target in ("uwsgi", "raw_uwsgi"):
-        return ["uwsgi", "--http-socket", bind, "--http-keepalive", "--http-auto-chunked",
+        # One process, as aimock and `sse-mock serve`: gevent's loop in uWSGI's C server (no
+        # Python request parser or chunk writer). uWSGI's HTTP socket closes the connection
+        # after each streamed response.
+        return [str(UWSGI), "--http-socket", bind, "--http-keepalive", "--http-auto-chunked",
                 "--gevent", str(max(1000, n_conn) + 100), "--gevent-early-monkey-patch",
-                "--processes", str(workers), "--master", "--listen", "4096",
+                "--processes", "1", "--master", "--listen", "4096",
                 "--disable-logging", "--die-on-term", "--lazy-apps",
                 "--eval", f"import sse_mock; application = sse_mock.create_app({str(cfg)!r})"
                 if target == "uwsgi" else "from bench.raw_wsgi import app as application"]
@@ -629,7 +633,7 @@ def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]
     out = []
     by = {(r["target"], r["n"]): r for r in paced}
     for r in paced:
-        if r["target"] not in ("sse_mock", "serve"):
+        if r["target"] not in ("sse_mock", "serve", "uwsgi"):
             continue
         n = r["n"]
         line = f"- paced N={n} {r['target']}: errors {r['errors']}, p99 {r['p99_ms']} ms"
@@ -637,7 +641,7 @@ def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]
             line += (f"; vs aimock: p99 {_ratio(r['p99_ms'], a['p99_ms'])}, "
                      f"CPU {_ratio(r['server_cpu'], a['server_cpu'])}, "
                      f"bytes {_ratio(r['bytes_per_stream'], a['bytes_per_stream'])}")
-        floor = "raw_serve" if r["target"] == "serve" else "raw"
+        floor = {"serve": "raw_serve", "uwsgi": "raw_uwsgi"}.get(r["target"], "raw")
         if (w := by.get((floor, n))) is not None:
             line += f"; vs {floor}: CPU {_ratio(r['server_cpu'], w['server_cpu'])}"
         if r["target"] == "serve" and (g := by.get(("sse_mock", n))) is not None:
@@ -645,7 +649,7 @@ def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]
         out.append(line)
     zby = {r["target"]: r for r in zero}
     a = zby.get("aimock")
-    for name in ("sse_mock", "serve"):
+    for name in ("sse_mock", "serve", "uwsgi"):
         r = zby.get(name)
         if r is None:
             continue
@@ -659,8 +663,8 @@ def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]
     return out
 
 
-STYLES = {"sse_mock": "o-", "serve": "D-", "aimock": "v-.", "raw": "s--", "raw_serve": "x--",
-          "starlette": "^:"}
+STYLES = {"sse_mock": "o-", "serve": "D-", "uwsgi": "P-", "aimock": "v-.", "raw": "s--",
+          "raw_serve": "x--", "raw_uwsgi": "+--", "starlette": "^:"}
 
 
 def plot(paced: list[dict[str, Any]], zero: list[dict[str, Any]], path: Path) -> bool:
@@ -745,6 +749,12 @@ def main() -> None:
     if "aimock" in targets and (why := aimock_missing()):
         print(why, flush=True)
         targets.remove("aimock")
+    if not UWSGI.exists():
+        for target in ("uwsgi", "raw_uwsgi"):
+            if target in targets:
+                print(f"uWSGI is not installed ({UWSGI}): pip install -e '.[bench]'; skipping "
+                      f"the {target} target", flush=True)
+                targets.remove(target)
     bench = Bench(args.delay)
     extra: dict[str, Any] = {}
     runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
