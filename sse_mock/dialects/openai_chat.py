@@ -26,13 +26,19 @@ Divergence #5: with ``n`` > 1 the choices are interleaved token by token, one ch
 Divergence #6: content and argument-fragment chunks omit ``system_fingerprint`` and
     ``"logprobs":null`` (both optional, §2.3); the first and last chunks keep them
     (``openai_chunks``, Divergence #1).
+Divergence #7: a text answer's stream is an ``itertools.chain`` of the role chunk, the content
+    chunks and the last chunks, not a generator that delegates to the content chunks: a paced
+    stream holds thousands of these open, and each token then resumes one generator of ours
+    fewer on its way to the pacer (bench/bench_open_streams.py). Answers with tool calls stay
+    a generator (``_with_calls``).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any, ClassVar
 
 from ..tokens import count_tokens
@@ -304,12 +310,50 @@ class OpenAIChatDialect:
         """§2.4 R1–R8: role chunk, content chunks, tool-call chunks, finish, usage, [DONE].
 
         The middle chunks (content, argument fragments) are lean (openai_chunks.py, Divergence
-        #1); the role, tool-call header, finish and usage chunks are whole.
+        #1); the role, tool-call header, finish and usage chunks are whole. A text answer is a
+        chain of the role chunk, the content chunks and the last ones (Divergence #7).
         """
         fp = ctx.extra.get("system_fingerprint", self.system_fingerprint)
         env = ChatChunks(ctx.id, int(ctx.created), ctx.model, fp, prompt.include_usage)
-        n = prompt.n
         tokens = reply_tokens(reply.text)
+        if reply.tool_calls:
+            return self._with_calls(reply, prompt, ctx, env, fp, tokens)
+        return chain(
+            (self._role(env, prompt.n, None),),
+            token_frames(tokens, [env.lean_before(i, '"content"') for i in range(prompt.n)],
+                         env.lean_after("}")) if tokens else (),
+            self._last(reply, prompt, ctx, env, fp))
+
+    @staticmethod
+    def _role(env: ChatChunks, n: int, first_calls: list[str] | None) -> Frame:
+        """R1: the role, once per choice. A tool-calls-only answer carries each choice's first
+        call header (`first_calls`) in the same delta, with content null (the §2.5 capture)."""
+        if first_calls is None:
+            return Frame(env.full([
+                f'{{"index":{i},"delta":{{"role":"assistant","content":"","refusal":null}}'
+                + _LOGPROBS_NULL for i in range(n)]))
+        return Frame(env.full([
+            f'{{"index":{i},"delta":{{"role":"assistant","content":null,"tool_calls":['
+            f'{first_calls[i]}],"refusal":null}}' + _LOGPROBS_NULL for i in range(n)]))
+
+    def _last(self, reply: Reply, prompt: Prompt, ctx: StreamContext, env: ChatChunks,
+              fp: str) -> list[Frame]:
+        """R3 the finish chunk of each choice, R4 the usage chunk (choices empty), R5 [DONE]."""
+        finish = escape(FINISH_REASONS.get(reply.finish_reason, "stop"))
+        frames = [Frame(env.full([f'{{"index":{i},"delta":{{}},"logprobs":null,'
+                                  f'"finish_reason":{finish}}}' for i in range(prompt.n)]))]
+        if prompt.include_usage:
+            usage = {"id": ctx.id, "object": "chat.completion.chunk", "created": ctx.created,
+                     "model": ctx.model, "system_fingerprint": fp, "choices": [],
+                     "usage": self._usage(reply, prompt)}
+            frames.append(Frame(f"data: {dumps(usage)}\n\n".encode()))
+        frames.append(Frame(b"data: [DONE]\n\n"))
+        return frames
+
+    def _with_calls(self, reply: Reply, prompt: Prompt, ctx: StreamContext, env: ChatChunks,
+                    fp: str, tokens: Sequence[str]) -> Iterator[Frame]:
+        """A stream with tool calls: R1, R2, then each call's R6 chunks, then R3–R5."""
+        n = prompt.n
         calls = reply.tool_calls
         ids = [[call_id(c) for c in calls] for _ in range(n)]
 
@@ -318,23 +362,10 @@ class OpenAIChatDialect:
             return (f'{{"index":{k},"id":{escape(ids[i][k])},"type":"function","function":'
                     f'{{"name":{escape(c.name)},"arguments":""}}}}')
 
-        # R1: the role, once per choice. A tool-calls-only answer carries the first call's
-        # header in the same delta, with content null (the §2.5 capture).
-        if tokens or not calls:
-            yield Frame(env.full([
-                f'{{"index":{i},"delta":{{"role":"assistant","content":"","refusal":null}}'
-                + _LOGPROBS_NULL for i in range(n)]))
-        else:
-            yield Frame(env.full([
-                f'{{"index":{i},"delta":{{"role":"assistant","content":null,"tool_calls":['
-                f'{header(i, 0)}],"refusal":null}}' + _LOGPROBS_NULL for i in range(n)]))
-
-        # R2: one content chunk per token; the JSON around the token is pre-rendered and the
-        # frames of repeated tokens are reused.
+        yield self._role(env, n, None if tokens else [header(i, 0) for i in range(n)])
         if tokens:
             yield from token_frames(
                 tokens, [env.lean_before(i, '"content"') for i in range(n)], env.lean_after("}"))
-
         # R6: each call's header (unless already in the role chunk), then its arguments.
         for k, call in enumerate(calls):
             if tokens or k:
@@ -347,19 +378,7 @@ class OpenAIChatDialect:
                     [env.lean_before(i, f'"tool_calls":[{{"index":{k},"function":{{"arguments"')
                      for i in range(n)],
                     env.lean_after("}}]}"))
-
-        # R3: the finish chunk of each choice.
-        finish = escape(FINISH_REASONS.get(reply.finish_reason, "stop"))
-        yield Frame(env.full([f'{{"index":{i},"delta":{{}},"logprobs":null,'
-                              f'"finish_reason":{finish}}}' for i in range(n)]))
-        # R4: the usage chunk, choices empty.
-        if prompt.include_usage:
-            usage = {"id": ctx.id, "object": "chat.completion.chunk", "created": ctx.created,
-                     "model": ctx.model, "system_fingerprint": fp, "choices": [],
-                     "usage": self._usage(reply, prompt)}
-            yield Frame(f"data: {dumps(usage)}\n\n".encode())
-        # R5
-        yield Frame(b"data: [DONE]\n\n")
+        yield from self._last(reply, prompt, ctx, env, fp)
 
     def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
         """The ``chat.completion`` object (§2.7)."""
