@@ -29,7 +29,7 @@ UWSGI = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.w
 pytestmark = pytest.mark.skipif(UWSGI is None, reason="uWSGI is not installed")
 
 DELAY = 0.2
-WORDS = "one two three four five".split()
+WORDS = "one two three four five six seven eight nine ten".split()
 
 #: The app: sse_mock's standalone app, and /gc for what the worker's collector looks like.
 APP = """
@@ -77,7 +77,7 @@ def test_gevent_mode_serves_streams_at_once_without_the_warning() -> None:
         for events in got:
             assert [d for _, d in events] == [*WORDS, "[DONE]"]
         # Overlapping, not one after the other: each stream's first word arrived before the
-        # other stream's [DONE] (the five words take 1 s; a serial server would take 2 s).
+        # other stream's [DONE] (the ten words take 2 s; a serial server would take 4 s).
         first = [next(at for at, d in events if d == WORDS[0]) for events in got]
         done = [events[-1][0] for events in got]
         assert first[0] < done[1] and first[1] < done[0], (first, done)
