@@ -125,6 +125,14 @@ class ServerProcess:
         self._out.seek(0)
         return self._out.read().decode(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 5) -> str:
+        """The log once `text` is in it, or after `timeout` seconds (poll, bounded): a worker
+        writes its lines when it gets to them."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return log
+
 
 @contextlib.contextmanager
 def server_process(

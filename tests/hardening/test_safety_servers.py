@@ -137,16 +137,11 @@ def test_an_enabled_mock_warns_under_each_servers_default_logging(
                       b"Connection: close\r\n\r\n")
             while s.recv(65536):
                 pass
-        deadline = time.monotonic() + 5
-        while WARNING not in proc.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        log = proc.log()
+        log = proc.wait_for_log(WARNING)
         assert WARNING in log, log
         if server == "gunicorn":
             # Two workers, per-process state: the one-time warning says what is per worker.
-            while "wsgi.multiprocess" not in proc.log() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            log = proc.log()
+            log = proc.wait_for_log("wsgi.multiprocess")
             assert "journal are per worker" in log, log
             assert log.count("journal are per worker") == 1
         else:

@@ -106,9 +106,7 @@ def test_sync_worker_logs_the_multithread_warning_once() -> None:
             for _ in range(3):
                 r = c.get(server.url + "/mock/stream?reply=hi")
                 assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n")
-        deadline = time.monotonic() + 5
-        while "wsgi.multithread" not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the worker writes it; poll, bounded
+        server.wait_for_log("wsgi.multithread")
     log = server.log()
     # No logging configuration: Python's last-resort handler prints WARNING records to stderr.
     assert log.count("wsgi.multithread is false") == 1, log
@@ -127,7 +125,5 @@ def test_sync_worker_cuts_a_stream_longer_than_its_timeout() -> None:
                 for chunk in r.iter_raw():
                     data += [e.data for e in parser.feed(chunk)]
         assert data and "[DONE]" not in data, data  # some words, then the connection dropped
-        deadline = time.monotonic() + 5
-        while "WORKER TIMEOUT" not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.wait_for_log("WORKER TIMEOUT")
     assert "WORKER TIMEOUT" in server.log()

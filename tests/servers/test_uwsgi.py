@@ -100,10 +100,8 @@ def test_one_request_at_a_time_logs_the_warning_once() -> None:
             for _ in range(3):
                 r = c.get(server.url + "/mock/stream?reply=hi&delay=0")
                 assert r.status_code == 200 and r.text.endswith("data: [DONE]\n\n")
-        deadline = time.monotonic() + 5
-        while "wsgi.multithread" not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the worker writes it; poll, bounded
-        log = server.log()
+        server.wait_for_log("wsgi.multithread")
+    log = server.log()
     assert log.count("wsgi.multithread is false") == 1, log
 
 
