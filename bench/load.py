@@ -61,7 +61,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
 AIMOCK_DIR = Path(os.environ.get("AIMOCK_DIR", ROOT / "bench" / ".aimock"))
 AIMOCK_CLI = AIMOCK_DIR / "node_modules" / "@copilotkit" / "aimock" / "dist" / "cli.js"
-ALL_TARGETS = ("sse_mock", "serve", "aimock", "raw", "raw_serve", "uwsgi", "raw_uwsgi", "starlette")
+ALL_TARGETS = ("sse_mock", "serve", "aimock", "raw", "raw_serve", "uwsgi", "raw_uwsgi",
+               "starlette")
 UWSGI = Path(sys.executable).parent / "uwsgi"
 MAX_STREAMS = 20000  # concurrent streams at most (one socket each, on loopback)
 MODEL = "gpt-4o-mini"
@@ -226,9 +227,6 @@ class Server:
             todo += children.get(pid, [])
         return out
 
-    def cpu_seconds(self) -> float:
-        return sum(self.cpu_split())
-
     def cpu_split(self) -> tuple[float, float]:
         """User and system CPU seconds of the server's processes."""
         user = system = 0
@@ -296,6 +294,11 @@ class Result:
     server_sys: float = 0.0  # the part of server_cpu spent in the kernel (system time)
     client_cpu: float = 0.0
     peak_rss_mb: float = 0.0
+
+    def took_cpu(self, before: tuple[float, float], after: tuple[float, float]) -> None:
+        """Server CPU between two ``Server.cpu_split()`` readings: in all, and the kernel's."""
+        self.server_cpu = round(sum(after) - sum(before), 2)
+        self.server_sys = round(after[1] - before[1], 2)
 
     def error(self, text: str) -> None:
         self.errors += 1
@@ -515,16 +518,14 @@ class Bench:
         server = self.server(target, n)
         try:
             self.warm_up(server, target)
-            (user0, sys0), ccpu0 = server.cpu_split(), time.process_time()
+            cpu0, ccpu0 = server.cpu_split(), time.process_time()
             server.start_sampling()
             t0 = time.monotonic()
             ramp = ramp if ramp is not None else min(5.0, n / 2000)
             _run(run_paced(server.port, chat_path(target, self.delay), n, self.delay, ramp,
                            result))
             result.wall = time.monotonic() - t0
-            user1, sys1 = server.cpu_split()
-            result.server_cpu = round(user1 + sys1 - user0 - sys0, 2)
-            result.server_sys = round(sys1 - sys0, 2)
+            result.took_cpu(cpu0, server.cpu_split())
             result.client_cpu = round(time.process_time() - ccpu0, 2)
             result.peak_rss_mb = round(server.peak_rss / 2**20, 1)
         finally:
@@ -536,14 +537,12 @@ class Bench:
         server = self.server(target, clients)
         try:
             self.warm_up(server, target)
-            (user0, sys0), ccpu0 = server.cpu_split(), time.process_time()
+            cpu0, ccpu0 = server.cpu_split(), time.process_time()
             t0 = time.monotonic()
             reconnects = _run(run_zero(server.port, chat_path(target, 0.0), clients, streams,
                                        result, 120))
             result.wall = time.monotonic() - t0
-            user1, sys1 = server.cpu_split()
-            result.server_cpu = round(user1 + sys1 - user0 - sys0, 2)
-            result.server_sys = round(sys1 - sys0, 2)
+            result.took_cpu(cpu0, server.cpu_split())
             result.client_cpu = round(time.process_time() - ccpu0, 2)
             if reconnects:
                 result.first_errors.append(f"{reconnects} responses closed the connection")
