@@ -251,6 +251,15 @@ def parse_chat_tools(value: Any) -> tuple[str, ...]:
 _LOGPROBS_NULL = ',"logprobs":null,"finish_reason":null}'
 
 
+def _content(env: ChatChunks, n: int, tokens: Sequence[str]) -> Iterator[Frame]:
+    """R2: one content chunk per token (n choices a frame); the JSON around the token is
+    rendered once and repeated tokens reuse their frames."""
+    if not tokens:
+        return iter(())
+    return token_frames(tokens, [env.lean_before(i, '"content"') for i in range(n)],
+                        env.lean_after("}"))
+
+
 class OpenAIChatDialect:
     """``chat.completion.chunk`` streams and ``chat.completion`` objects (PROTOCOLS.md §2)."""
 
@@ -318,11 +327,8 @@ class OpenAIChatDialect:
         tokens = reply_tokens(reply.text)
         if reply.tool_calls:
             return self._with_calls(reply, prompt, ctx, env, fp, tokens)
-        return chain(
-            (self._role(env, prompt.n, None),),
-            token_frames(tokens, [env.lean_before(i, '"content"') for i in range(prompt.n)],
-                         env.lean_after("}")) if tokens else (),
-            self._last(reply, prompt, ctx, env, fp))
+        return chain((self._role(env, prompt.n, None),), _content(env, prompt.n, tokens),
+                     self._last(reply, prompt, ctx, env, fp))
 
     @staticmethod
     def _role(env: ChatChunks, n: int, first_calls: list[str] | None) -> Frame:
@@ -363,9 +369,7 @@ class OpenAIChatDialect:
                     f'{{"name":{escape(c.name)},"arguments":""}}}}')
 
         yield self._role(env, n, None if tokens else [header(i, 0) for i in range(n)])
-        if tokens:
-            yield from token_frames(
-                tokens, [env.lean_before(i, '"content"') for i in range(n)], env.lean_after("}"))
+        yield from _content(env, n, tokens)
         # R6: each call's header (unless already in the role chunk), then its arguments.
         for k, call in enumerate(calls):
             if tokens or k:
