@@ -12,13 +12,14 @@ names.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .controls import Controls
-from .dialects.base import MockError
+from .dialects.base import SSE, Frame, Framing, MockError
 from .journal import Entry
+from .pacing import Timing
 
 __all__ = ["Answer", "Call", "Handler", "Route", "has_api_key", "read_json_body", "status_line"]
 
@@ -47,6 +48,11 @@ class Answer:
     body: bytes = b""
     chunks: Iterator[bytes] | None = None  # a stream: whole events per chunk
     content_type: str | None = None  # a stream's media type; None = SSE (base.Framing)
+    # A paced stream: frames the middleware paces (Pacer.pace, with the journal entry as the
+    # tally), at `timing`, framed by `framing` (whose media type is the answer's).
+    frames: Iterable[Frame] | None = None
+    timing: Timing = Timing()
+    framing: Framing = SSE
 
 
 Handler = Callable[[Call], Answer]

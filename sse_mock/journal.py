@@ -70,6 +70,11 @@ class Entry:
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _PUBLIC}
 
+    @property
+    def listed(self) -> bool:
+        """The journal keeps this entry and lists it while its answer is in progress."""
+        return self._journal is not None
+
 
 _PUBLIC = tuple(f.name for f in fields(Entry) if not f.name.startswith("_"))
 

@@ -37,11 +37,11 @@ from .config import Config, load_config
 from .control import read_session
 from .controls import read_controls
 from .cors import CORSPolicy
-from .dialects.base import ErrorShape, MockError
+from .dialects.base import SSE, ErrorShape, MockError
 from .dialects.shapes import AnthropicShape, GoogleShape, OllamaShape, OpenAIShape, PlainShape
 from .faults import StreamAbort
 from .guard import ControlGuard
-from .journal import Journal, body_record
+from .journal import Entry, Journal, body_record
 from .pacing import Pacer
 from .quota import Quotas
 from .route_table import build_routes
@@ -303,6 +303,18 @@ class SSEMockMiddleware:
             note_answer(entry, answer.headers)  # retry hints, for the verdict
         headers = _merge(shape.headers(request_id, environ), answer.headers)
         headers += cors.response_headers(environ)
+        frames = answer.frames
+        if frames is not None and answer.status == 200 and not answer.body:
+            framing = answer.framing
+            start_response(status_line(200), [*(STREAM_HEADERS if framing is SSE else [
+                ("Content-Type", framing.content_type), *STREAM_HEADERS[1:]]), *headers])
+            if head:
+                _close(frames)
+                Journal.end(entry, "completed")
+                return []
+            # The pacer's generator goes to the server as it is (pacing.py, Divergence #2).
+            return self.pacer.pace(frames, answer.timing, framing.first, framing.heartbeat,
+                                   _Tally(entry, environ))
         if answer.chunks is not None and answer.status == 200 and not answer.body:
             stream_headers = STREAM_HEADERS if answer.content_type is None else [
                 ("Content-Type", answer.content_type), *STREAM_HEADERS[1:]]
@@ -354,6 +366,37 @@ class SSEMockMiddleware:
         finally:
             _close(chunks)
             Journal.end(entry, outcome)
+
+
+class _Tally:
+    """A paced stream's journal entry, as the pacer's :class:`~sse_mock.pacing.Tally`: what
+    :meth:`SSEMockMiddleware._stream` does for other streams, without a generator around the
+    pacer's. Counts arrive after every write only while the journal lists the stream in
+    progress (pacing.py, Divergence #2)."""
+
+    __slots__ = ("entry", "environ", "live")
+
+    def __init__(self, entry: Entry, environ: WSGIEnvironment) -> None:
+        self.entry, self.environ, self.live = entry, environ, entry.listed
+
+    def sent(self, events: int, size: int) -> None:
+        entry = self.entry
+        entry.events, entry.bytes = events, size
+
+    def ended(self, events: int, size: int, error: BaseException | None) -> BaseException | None:
+        entry = self.entry
+        entry.events, entry.bytes = events, size
+        instead = error
+        if error is None:
+            outcome = "fault" if entry.fault else "completed"
+        elif isinstance(error, StreamAbort):
+            outcome, instead = "fault", _quiet_drop(self.environ, error)
+        elif isinstance(error, Exception):
+            outcome = "error"  # a bug of the mock's (the server logs its traceback)
+        else:  # GeneratorExit (the server closed the stream), or a server's SystemExit
+            outcome = "client went away"
+        Journal.end(entry, outcome)
+        return instead
 
 
 def _concurrent_anyway(environ: Mapping[str, Any]) -> bool:

@@ -14,6 +14,13 @@ Divergence #1: a heartbeat is followed by two more keep-alive lines, 0.1 s apart
     the second write, waitress (which flushes in another thread) raises on the third. Without
     the probes a stream abandoned during a stall stayed open for two or three heartbeats; with
     them its cleanup runs within one heartbeat interval plus 0.2 s on every server (issue 9).
+Divergence #2: the pacer's generator is what the WSGI server iterates, with no generator of the
+    middleware's around it: the middleware hands it a :class:`Tally` (the journal entry's side)
+    instead. It counts events and bytes in its own locals and tells the tally at the end, or
+    after every write only when the tally listens live (a journal that lists streams in
+    progress). A server holds thousands of paced streams and each write finds their memory
+    cold: every other object a write touched (a wrapping generator, the entry's counters) cost
+    about a microsecond, more than the rest of the write (bench/bench_open_streams.py, issue 13).
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from .dialects.base import Frame
 
-__all__ = ["FIRST_CHUNK", "HEARTBEAT", "Pacer", "Timing"]
+__all__ = ["FIRST_CHUNK", "HEARTBEAT", "Pacer", "Tally", "Timing"]
 
 #: The first chunk of every stream: a bare comment line, so WSGI servers send the headers at
 #: once (PEP 3333 holds them until the first non-empty write; PROTOCOLS.md §5.4). Not ``retry:``
@@ -55,6 +63,25 @@ class Timing:
     seed: int = 0
 
 
+class Tally(Protocol):
+    """Who hears what a paced stream wrote and how it ended (:meth:`Pacer.pace`'s `tally`).
+
+    ``live``: :meth:`sent` is called after every write; otherwise the counts come only with
+    :meth:`ended` (Divergence #2).
+    """
+
+    live: bool
+
+    def sent(self, events: int, size: int) -> None:
+        """The totals so far: token frames and bytes written."""
+
+    def ended(self, events: int, size: int, error: BaseException | None) -> BaseException | None:
+        """Called once, when the stream ends: ``error`` is None when every frame was written,
+        else what ended it (``GeneratorExit``: the server closed the stream, e.g. the client
+        left). Returns the exception the stream raises in its place (`error` itself: no
+        change; ignored when `error` is None)."""
+
+
 class Pacer:
     """Turns frames into timed writes.
 
@@ -77,14 +104,18 @@ class Pacer:
         timing: Timing,
         first: bytes = FIRST_CHUNK,
         keepalive: bytes = HEARTBEAT,  # the framing's heartbeat (NDJSON: a space, §9.2)
-        count: Callable[[int], None] | None = None,
+        tally: Tally | None = None,
     ) -> Iterator[bytes]:
-        """The writes of one stream. `count`, when given, is told how many token frames each
-        write holds, just before it leaves (the journal's event count, without a generator
-        layer per frame)."""
+        """The writes of one stream, to hand to the WSGI server as they are.
+
+        `tally`, when given, hears what was written and how the stream ended (:class:`Tally`):
+        the pacer is then the only generator between the server and the frames, and a write
+        touches nothing outside its own frame unless the tally listens live (Divergence #2).
+        """
         clock, sleep = self.clock, self.sleep or time.sleep
         rng = random.Random(timing.seed) if timing.jitter else None
         interval, jitter, heartbeat = timing.interval, timing.jitter, timing.heartbeat
+        live = tally is not None and tally.live
         start = clock()
         last_write = start
         next_token = start + timing.first_token_delay  # due time of the next paced frame
@@ -93,80 +124,95 @@ class Pacer:
         # The write being gathered: its parts, bytes and token frames. A paced stream's write
         # is usually one frame, which leaves as it is (no copy).
         parts, size, tokens = ([first], len(first), 0) if first else ([], 0, 0)
-        it = iter(frames)
-        while True:
+        events = sent = 0  # token frames and bytes written so far, for the tally
+        try:
             try:
-                frame = next(it)
-            except StopIteration:
-                break
+                for frame in frames:
+                    if frame.pause:
+                        # A stall shifts everything after it, spacing kept.
+                        cursor = max(cursor, clock()) + frame.pause
+                        next_token = max(next_token, cursor)
+                    token = frame.token
+                    if token or frame.paced:
+                        due = next_token if next_token > cursor else cursor
+                        step = interval
+                        if rng is not None and step:
+                            step *= 1.0 + jitter * (2.0 * rng.random() - 1.0)
+                        next_token = due + step
+                    else:
+                        due = cursor
+                    cursor = due
+                    if due > now:
+                        now = clock()
+                    if due > now:
+                        if parts:
+                            out = parts[0] if len(parts) == 1 else b"".join(parts)
+                            parts, size, events, sent = [], 0, events + tokens, sent + len(out)
+                            tokens = 0
+                            if live:
+                                tally.sent(events, sent)  # type: ignore[union-attr]
+                            yield out
+                            last_write = now  # (the clock is read again just below)
+                        # Wait for the due time; a comment line every `heartbeat` seconds of
+                        # silence, each followed by PROBES more, PROBE_GAP apart (Divergence
+                        # #1).
+                        probes, last_probe = 0, last_write
+                        while True:
+                            now = clock()
+                            if now >= due:
+                                break
+                            if probes:
+                                probe_at = last_probe + PROBE_GAP
+                                if probe_at < due:
+                                    if probe_at > now:
+                                        sleep(probe_at - now)
+                                    sent += len(keepalive)
+                                    yield keepalive
+                                    probes -= 1
+                                    last_probe = clock()
+                                    continue
+                                probes = 0  # the next event comes first and is the probe
+                            if heartbeat and due - last_write > heartbeat:
+                                beat_at = last_write + heartbeat
+                                if beat_at > now:
+                                    sleep(beat_at - now)
+                                sent += len(keepalive)
+                                yield keepalive
+                                last_write = last_probe = clock()
+                                probes = PROBES
+                                continue
+                            sleep(due - now)
+                    data = frame.data
+                    parts.append(data)
+                    size += len(data)
+                    tokens += token
+                    if size >= MAX_BATCH:
+                        out = b"".join(parts)
+                        parts, size, events, sent = [], 0, events + tokens, sent + len(out)
+                        tokens = 0
+                        if live:
+                            tally.sent(events, sent)  # type: ignore[union-attr]
+                        yield out
+                        last_write = now = clock()
             except Exception:
                 # A fault that drops the connection (faults.StreamAbort) or a bug: what is
                 # already due still leaves first, so the client gets every event before it.
                 if parts:
-                    if count is not None and tokens:
-                        count(tokens)
-                    yield parts[0] if len(parts) == 1 else b"".join(parts)
+                    out = parts[0] if len(parts) == 1 else b"".join(parts)
+                    parts, events, sent = [], events + tokens, sent + len(out)
+                    yield out
                 raise
-            if frame.pause:
-                # A stall shifts everything after it, spacing kept.
-                cursor = max(cursor, clock()) + frame.pause
-                next_token = max(next_token, cursor)
-            token = frame.token
-            if token or frame.paced:
-                due = next_token if next_token > cursor else cursor
-                step = interval
-                if rng is not None and step:
-                    step *= 1.0 + jitter * (2.0 * rng.random() - 1.0)
-                next_token = due + step
-            else:
-                due = cursor
-            cursor = due
-            if due > now:
-                now = clock()
-            if due > now:
-                if parts:
-                    if count is not None and tokens:
-                        count(tokens)
-                    yield parts[0] if len(parts) == 1 else b"".join(parts)
-                    parts, size, tokens = [], 0, 0
-                    last_write = clock()
-                # Wait for the due time; a comment line every `heartbeat` seconds of silence,
-                # each followed by PROBES more, PROBE_GAP apart (Divergence #1).
-                probes, last_probe = 0, last_write
-                while True:
-                    now = clock()
-                    if now >= due:
-                        break
-                    if probes:
-                        probe_at = last_probe + PROBE_GAP
-                        if probe_at < due:
-                            if probe_at > now:
-                                sleep(probe_at - now)
-                            yield keepalive
-                            probes -= 1
-                            last_probe = clock()
-                            continue
-                        probes = 0  # the next event comes first and is the probe
-                    if heartbeat and due - last_write > heartbeat:
-                        beat_at = last_write + heartbeat
-                        if beat_at > now:
-                            sleep(beat_at - now)
-                        yield keepalive
-                        last_write = last_probe = clock()
-                        probes = PROBES
-                        continue
-                    sleep(due - now)
-            data = frame.data
-            parts.append(data)
-            size += len(data)
-            tokens += token
-            if size >= MAX_BATCH:
-                if count is not None and tokens:
-                    count(tokens)
-                yield b"".join(parts)
-                parts, size, tokens = [], 0, 0
-                last_write = now = clock()
-        if parts:
-            if count is not None and tokens:
-                count(tokens)
-            yield parts[0] if len(parts) == 1 else b"".join(parts)
+            if parts:
+                out = parts[0] if len(parts) == 1 else b"".join(parts)
+                events, sent = events + tokens, sent + len(out)
+                yield out
+        except BaseException as error:
+            # The server closed the stream (GeneratorExit: the client left), or it failed.
+            if tally is None:
+                raise
+            instead = tally.ended(events, sent, error)
+            if instead is error or instead is None:
+                raise
+            raise instead from None
+        if tally is not None:
+            tally.ended(events, sent, None)

@@ -48,13 +48,6 @@ def _counted(frames: Iterable[Frame], entry: Entry) -> Iterator[Frame]:
         yield frame
 
 
-def _counter(entry: Entry) -> Callable[[int], None]:
-    """What the pacer tells the journal: the token frames of each write (Pacer.pace `count`)."""
-    def count(n: int) -> None:
-        entry.events += n
-    return count
-
-
 def _decide(
     mw: SSEMockMiddleware, call: Call, prompt: Prompt, family: str, resume: bool = False,
     answered: bool = False, miss: str = "", position: int | None = None,
@@ -165,10 +158,7 @@ def answer_llm(mw: SSEMockMiddleware, call: Call, dialect: Dialect, prompt: Prom
         frames: Iterable[Frame] = dialect.stream(reply, prompt, ctx)
         if fault is not None:
             frames = apply_stream_fault(frames, fault, dialect, ctx)
-        chunks = mw.pacer.pace(frames, decision.timing, framing.first, framing.heartbeat,
-                               _counter(call.entry))
-        return Answer(chunks=chunks, content_type=None if framing is SSE else (
-            framing.content_type))
+        return Answer(frames=frames, timing=decision.timing, framing=framing)
     # Not streamed: the answer arrives after the time to first token.
     if decision.timing.first_token_delay:
         hold(decision.timing.first_token_delay, mw.config.max_request_seconds, call.environ)
@@ -248,7 +238,6 @@ def _half_then_abort(body: bytes, spec: str) -> Iterator[bytes]:
 
 def plain_route(mw: SSEMockMiddleware) -> Route:
     dialect = PlainDialect()
-    pacer = mw.pacer
     retry = mw.config.retry
 
     def handle(call: Call) -> Answer:
@@ -286,6 +275,6 @@ def plain_route(mw: SSEMockMiddleware) -> Route:
         frames: Iterable[Frame] = dialect.stream(text, after=after, retry=retry, tag=tag)
         if fault is not None:
             frames = apply_stream_fault(frames, fault, dialect, StreamContext.new("", ""))
-        return Answer(chunks=pacer.pace(frames, decision.timing, count=_counter(call.entry)))
+        return Answer(frames=frames, timing=decision.timing)
 
     return Route("plain", dialect.path, frozenset({"GET"}), handle, "plain")

@@ -17,6 +17,7 @@ from sse_mock import SSEMockMiddleware, create_app, wrap
 from sse_mock._parser import parse
 from sse_mock.config import DEFAULT_REPLY, ConfigError
 from sse_mock.dialects.plain import reply_tag
+from sse_mock.faults import StreamAbort
 
 WORDS = "Hello, this is a mocked chatbot. How can I help you?".split()
 
@@ -490,6 +491,39 @@ def test_closing_the_stream_closes_the_inner_generator_explicitly(
     # and a stream read to its end finishes the same generator normally, closed once
     get(mw, "/mock/stream")
     assert ended == ["closed", "finished"]
+
+
+def test_the_journal_counts_a_stream_live_and_at_its_end() -> None:
+    # pacing.py Divergence #2: the pacer counts in its own frame and tells the journal entry
+    # after every write while the journal lists the stream in progress, and at the end.
+    mw, _ = make(delay=0.01)
+    r = client(mw).get("/mock/stream", buffered=False)
+    it = iter(r.response)
+    received = [next(it) for _ in range(4)]  # ": ok" with the first event, then three more
+    live = mw.journal.entries()[-1]
+    assert live.outcome == "in progress"
+    assert (live.events, live.bytes) == (4, sum(map(len, received)))
+    r.close()
+    gone = mw.journal.entries()[-1]
+    assert (gone.outcome, gone.events, gone.bytes) == ("client went away", 4,
+                                                        sum(map(len, received)))
+    body = get(mw, "/mock/stream").get_data()
+    done = mw.journal.entries()[-1]
+    assert (done.outcome, done.events, done.bytes) == ("completed", len(WORDS), len(body))
+
+
+def test_an_injected_disconnect_is_journaled_as_a_fault_with_what_was_sent() -> None:
+    mw, _ = make(delay=0)
+    r = client(mw).get("/mock/stream?fault=disconnect_after:3", buffered=False)
+    received = []
+    try:
+        with pytest.raises(StreamAbort):
+            for chunk in r.response:
+                received.append(chunk)
+    finally:
+        r.close()
+    entry = mw.journal.entries()[-1]
+    assert (entry.outcome, entry.events, entry.bytes) == ("fault", 3, sum(map(len, received)))
 
 
 def test_journal_route_lists_entries_and_delete_clears() -> None:

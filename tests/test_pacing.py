@@ -127,10 +127,15 @@ def test_an_exception_from_the_frames_still_sends_what_was_due_first() -> None:
 def test_default_sleep_is_looked_up_per_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     # gevent patches time.sleep in the worker, possibly after sse_mock was imported.
     slept: list[float] = []
+    now = [0.0]
+
+    def patched_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
     pacer = Pacer()
-    monkeypatch.setattr("time.sleep", slept.append)
-    fake_now = iter([0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
-    pacer.clock = lambda: next(fake_now)
+    monkeypatch.setattr("time.sleep", patched_sleep)
+    pacer.clock = lambda: now[0]
     list(pacer.pace(tokens(1), Timing(first_token_delay=1.0, heartbeat=0)))
     assert slept == [1.0]
 

@@ -19,6 +19,12 @@ Divergence #1: a chat stream's middle chunks — content and tool-argument fragm
 Divergence #2: a token's JSON string is cached per process (at most ``TOKEN_CACHE`` distinct
     tokens of ≤ 64 characters), not per stream: a mock streams the same few replies over and
     over, and ``json.encoder.encode_basestring_ascii`` per token was a third of a chunk's cost.
+Divergence #3: a stream of up to ``EAGER_PIECES`` pieces renders all its token frames when it
+    starts, into a list, rather than one at a time from a generator as they leave. The work is
+    the same and done while the memory is warm; a paced write then only takes the next frame
+    from a list, where a generator's resume, cache and frame construction each touched memory
+    gone cold in the second since the last write (a server holds thousands of such streams;
+    bench/bench_open_streams.py, issue 13).
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ escape: Callable[[str], str] = encode_basestring_ascii
 
 #: Distinct tokens whose JSON form is remembered (Divergence #2).
 TOKEN_CACHE = 4096
+
+#: Streams of at most this many token pieces render their frames when they start (Divergence
+#: #3); an open stream holds at most this many rendered frames before they leave.
+EAGER_PIECES = 256
 
 
 def token_frame(data: bytes) -> Frame:
@@ -74,8 +84,20 @@ def quoted(piece: str) -> bytes:
 def token_frames(pieces: Sequence[str], before: list[bytes], after: bytes) -> Iterator[Frame]:
     """One token frame per piece: ``before[i] + <piece as JSON> + after`` for each choice i.
 
-    A piece seen before in this stream reuses its frame (frames are immutable).
+    Up to :data:`EAGER_PIECES` pieces, every frame is rendered now (Divergence #3); a longer
+    stream renders each as it leaves, and a piece seen before in it reuses its frame (frames
+    are immutable).
     """
+    if len(pieces) > EAGER_PIECES:
+        return _lazy_frames(pieces, before, after)
+    if len(before) == 1:
+        pre = before[0]
+        return iter([Frame(pre + quoted(piece) + after, True) for piece in pieces])
+    return iter([Frame(b"".join(pre + quoted(piece) + after for pre in before), True)
+                 for piece in pieces])
+
+
+def _lazy_frames(pieces: Sequence[str], before: list[bytes], after: bytes) -> Iterator[Frame]:
     cache: dict[str, Frame] = {}
     get = cache.get
     if len(before) == 1:

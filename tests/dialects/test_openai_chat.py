@@ -508,3 +508,19 @@ def test_reply_tokens_is_tokenize(text: str) -> None:
     assert list(reply_tokens(text)) == tokenize(text)  # remembered: same answer
     long = text + " x" * 9000
     assert list(reply_tokens(long)) == tokenize(long)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_short_and_long_streams_render_the_same_frames(
+    monkeypatch: pytest.MonkeyPatch, n: int
+) -> None:
+    # openai_chunks Divergence #3: a short stream renders its token frames when it starts, a
+    # long one as they leave; the frames are the same either way, repeated tokens included.
+    from sse_mock.dialects import openai_chunks
+
+    reply = Reply("Hello, hello, world! Hello again, world.")
+    eager = frames(reply, n=n)
+    monkeypatch.setattr(openai_chunks, "EAGER_PIECES", 0)
+    lazy = frames(reply, n=n)
+    assert [(f.data, f.token) for f in eager] == [(f.data, f.token) for f in lazy]
+    assert sum(f.token for f in eager) == len(tokenize(reply.text))
