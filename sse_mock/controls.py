@@ -54,6 +54,7 @@ CONTROLS: dict[str, tuple[str, str]] = {
 }
 _ENVIRON_KEYS = {name: "HTTP_" + header.upper().replace("-", "_")
                  for name, (header, _) in CONTROLS.items()}
+_HEADER_KEYS = frozenset(_ENVIRON_KEYS.values())
 
 
 def _bad(name: str, why: str) -> MockError:
@@ -98,11 +99,12 @@ def read_controls(environ: Mapping[str, Any], max_seconds: float = 60.0) -> Cont
             elif key == "prompt":
                 prompt = value
     from_header: set[str] = set()
-    for name, env_key in _ENVIRON_KEYS.items():
-        value = environ.get(env_key)
-        if value is not None:
-            raw[name] = value
-            from_header.add(name)
+    if not environ.keys().isdisjoint(_HEADER_KEYS):  # most requests send no X-Mock-* header
+        for name, env_key in _ENVIRON_KEYS.items():
+            value = environ.get(env_key)
+            if value is not None:
+                raw[name] = value
+                from_header.add(name)
     if not raw:
         return _EMPTY if prompt is None else Controls(prompt=prompt)
     values: dict[str, Any] = {"prompt": prompt}

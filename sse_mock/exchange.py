@@ -142,7 +142,9 @@ def read_json_body(environ: Mapping[str, Any], limit: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MockError(400, f"The request body must be a JSON object, got "
                         f"{type(data).__name__}.", param="body")
-    if _depth_exceeds(data, MAX_DEPTH):
+    # Containers cannot nest deeper than the brackets the text opens (those inside strings
+    # only add to the count): most bodies need no walk.
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth_exceeds(data, MAX_DEPTH):
         # Deeper bodies would be echoed (Responses `tools`, the journal) close to Python's
         # recursion limit; no real request nests this deep.
         raise MockError(400, f"The request body is nested more than {MAX_DEPTH} levels deep.",

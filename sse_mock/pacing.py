@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -121,9 +121,10 @@ class Pacer:
         next_token = start + timing.first_token_delay  # due time of the next paced frame
         cursor = start  # nothing may leave before the frames ahead of it
         now = start  # the clock's last reading: a frame due by then needs no new one
-        # The write being gathered: its parts, bytes and token frames. A paced stream's write
-        # is usually one frame, which leaves as it is (no copy).
-        parts, size, tokens = ([first], len(first), 0) if first else ([], 0, 0)
+        # The write being gathered: `pending` alone (a paced stream's write is one frame, which
+        # leaves as it is), or `batch` once more frames are due at once (`size` bytes), with
+        # `tokens` token frames.
+        pending, batch, size, tokens = first, None, 0, 0
         events = sent = 0  # token frames and bytes written so far, for the tally
         try:
             try:
@@ -145,50 +146,39 @@ class Pacer:
                     if due > now:
                         now = clock()
                     if due > now:
-                        if parts:
-                            out = parts[0] if len(parts) == 1 else b"".join(parts)
-                            parts, size, events, sent = [], 0, events + tokens, sent + len(out)
+                        if pending:
+                            out = pending if batch is None else b"".join(batch)
+                            pending, batch = b"", None
+                            events += tokens
+                            sent += len(out)
                             tokens = 0
                             if live:
                                 tally.sent(events, sent)  # type: ignore[union-attr]
                             yield out
-                            last_write = now  # (the clock is read again just below)
-                        # Wait for the due time; a comment line every `heartbeat` seconds of
-                        # silence, each followed by PROBES more, PROBE_GAP apart (Divergence
-                        # #1).
-                        probes, last_probe = 0, last_write
-                        while True:
+                            last_write, now = now, clock()
+                        if heartbeat and due - last_write > heartbeat:
+                            last_write, written = yield from _keepalives(
+                                clock, sleep, due, last_write, heartbeat, keepalive)
+                            sent += written
                             now = clock()
-                            if now >= due:
-                                break
-                            if probes:
-                                probe_at = last_probe + PROBE_GAP
-                                if probe_at < due:
-                                    if probe_at > now:
-                                        sleep(probe_at - now)
-                                    sent += len(keepalive)
-                                    yield keepalive
-                                    probes -= 1
-                                    last_probe = clock()
-                                    continue
-                                probes = 0  # the next event comes first and is the probe
-                            if heartbeat and due - last_write > heartbeat:
-                                beat_at = last_write + heartbeat
-                                if beat_at > now:
-                                    sleep(beat_at - now)
-                                sent += len(keepalive)
-                                yield keepalive
-                                last_write = last_probe = clock()
-                                probes = PROBES
-                                continue
+                        while now < due:
                             sleep(due - now)
+                            now = clock()
                     data = frame.data
-                    parts.append(data)
-                    size += len(data)
                     tokens += token
+                    if not pending:
+                        pending = data
+                        continue
+                    if batch is None:
+                        batch, size = [pending, data], len(pending) + len(data)
+                    else:
+                        batch.append(data)
+                        size += len(data)
                     if size >= MAX_BATCH:
-                        out = b"".join(parts)
-                        parts, size, events, sent = [], 0, events + tokens, sent + len(out)
+                        out = b"".join(batch)
+                        pending, batch = b"", None
+                        events += tokens
+                        sent += len(out)
                         tokens = 0
                         if live:
                             tally.sent(events, sent)  # type: ignore[union-attr]
@@ -197,14 +187,17 @@ class Pacer:
             except Exception:
                 # A fault that drops the connection (faults.StreamAbort) or a bug: what is
                 # already due still leaves first, so the client gets every event before it.
-                if parts:
-                    out = parts[0] if len(parts) == 1 else b"".join(parts)
-                    parts, events, sent = [], events + tokens, sent + len(out)
+                if pending:
+                    out = pending if batch is None else b"".join(batch)
+                    pending, batch = b"", None
+                    events += tokens
+                    sent += len(out)
                     yield out
                 raise
-            if parts:
-                out = parts[0] if len(parts) == 1 else b"".join(parts)
-                events, sent = events + tokens, sent + len(out)
+            if pending:
+                out = pending if batch is None else b"".join(batch)
+                events += tokens
+                sent += len(out)
                 yield out
         except BaseException as error:
             # The server closed the stream (GeneratorExit: the client left), or it failed.
@@ -216,3 +209,44 @@ class Pacer:
             raise instead from None
         if tally is not None:
             tally.ended(events, sent, None)
+
+def _keepalives(
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    due: float,
+    last_write: float,
+    heartbeat: float,
+    keepalive: bytes,
+) -> Generator[bytes, None, tuple[float, int]]:
+    """The keep-alives of a silence that lasts until `due` and is longer than `heartbeat`: one
+    every `heartbeat` seconds of it, each followed by PROBES more, PROBE_GAP apart (Divergence
+    #1). Returns once the rest of the silence needs none: when the last one left, and the bytes
+    written. Its own generator, which only such a silence enters: the pacer's loop stays short.
+    """
+    written = 0
+    probes, last_probe = 0, last_write
+    while True:
+        now = clock()
+        if now >= due:
+            break
+        if probes:
+            probe_at = last_probe + PROBE_GAP
+            if probe_at < due:
+                if probe_at > now:
+                    sleep(probe_at - now)
+                written += len(keepalive)
+                yield keepalive
+                probes -= 1
+                last_probe = clock()
+                continue
+            probes = 0  # the next event comes first and is the probe
+        if due - last_write <= heartbeat:
+            break
+        beat_at = last_write + heartbeat
+        if beat_at > now:
+            sleep(beat_at - now)
+        written += len(keepalive)
+        yield keepalive
+        last_write = last_probe = clock()
+        probes = PROBES
+    return last_write, written

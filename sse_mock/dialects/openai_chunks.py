@@ -91,8 +91,10 @@ def token_frames(pieces: Sequence[str], before: list[bytes], after: bytes) -> It
     if len(pieces) > EAGER_PIECES:
         return _lazy_frames(pieces, before, after)
     if len(before) == 1:
-        pre = before[0]
-        return iter([Frame(pre + quoted(piece) + after, True) for piece in pieces])
+        # The hot loop of every chat stream, quoted() inlined.
+        pre, cached = before[0], _quoted
+        return iter([Frame(pre + (cached(p) if len(p) <= 64 else escape(p).encode()) + after,
+                           True) for p in pieces])
     return iter([Frame(b"".join(pre + quoted(piece) + after for pre in before), True)
                  for piece in pieces])
 

@@ -846,3 +846,27 @@ def test_minor_head_on_an_unrouted_mock_path_has_no_body(client: Client) -> None
     assert r.status_code == 404
     assert r.get_data() == b""
 
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ('{"a":' + "[" * 64 + "]" * 64 + "}", False),  # 65 levels
+    ('{"a":' + "[" * 63 + "]" * 63 + "}", True),  # 64 levels: the limit
+    ('{"a":"' + "[{" * 100 + '","b":[[1]]}', True),  # brackets in a string are no nesting
+])
+def test_the_depth_limit_counts_nesting_not_brackets(text: str, ok: bool) -> None:
+    # exchange.read_json_body: the walk runs only when the text opens more than MAX_DEPTH
+    # brackets; nesting, not the count, decides.
+    import io
+
+    from sse_mock.dialects.base import MockError
+    from sse_mock.exchange import MAX_DEPTH, read_json_body
+
+    assert MAX_DEPTH == 64
+    body = text.encode()
+    environ = {"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body)}
+    if ok:
+        assert read_json_body(environ, 1 << 20)["a"]
+    else:
+        with pytest.raises(MockError, match="nested more than 64 levels"):
+            read_json_body(environ, 1 << 20)
