@@ -37,8 +37,11 @@ __all__ = ["Decision", "Scenario", "fit_reply"]
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
+    """What the scenario decided for one request. Treat it as immutable (not frozen: see
+    Prompt)."""
+
     reply: Reply
     timing: Timing
     fault: Fault | None = None
@@ -49,6 +52,9 @@ class Decision:
     # default: a structured-output request checks it instead of generating JSON (schema.py).
     given: bool = False
 
+
+#: Distinct timings a scenario keeps built (Scenario.decide).
+MAX_TIMINGS = 256
 
 _DEFAULTS = Action()  # "no rule matched": every value from the configuration
 
@@ -71,6 +77,7 @@ class Scenario:
         self.rules: tuple[Rule, ...] = compile_rules(config)
         self._chaos = tuple(config.chaos.items()) if config.chaos else ()
         self._default_reply = lorem(config.lorem_tokens) if config.lorem_tokens else config.reply
+        self._timings: dict[tuple[float, float, float, int], Timing] = {}
 
     def decide(
         self,
@@ -111,8 +118,13 @@ class Scenario:
         if fault is not None and fault.count and not fault.in_stream and not resume:
             if not self._fails_now(session, label, fault, environ):
                 fault = None
-        timing = Timing(interval=interval, first_token_delay=ftd, jitter=jitter,
-                        heartbeat=cfg.heartbeat, seed=seed)
+        timing = self._timings.get((interval, ftd, jitter, seed))
+        if timing is None:
+            # A frozen dataclass costs a microsecond to build: the few timings in use are kept.
+            timing = Timing(interval=interval, first_token_delay=ftd, jitter=jitter,
+                            heartbeat=cfg.heartbeat, seed=seed)
+            if len(self._timings) < MAX_TIMINGS:  # bounded: a request may choose its values
+                self._timings[interval, ftd, jitter, seed] = timing
         given = controls.reply is not None or (action.reply is not None and bool(
             action.reply.text))
         return Decision(reply=reply, timing=timing, fault=fault, should_retry=should_retry,
