@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from .dialects.base import MockError
 from .faults import Fault, parse_fault
 
-__all__ = ["CONTROLS", "Controls", "read_controls"]
+__all__ = ["CONTROLS", "NO_CONTROLS", "Controls", "read_controls"]
 
 MAX_REPLY = 1_000_000
 _SEED_RE = re.compile(r"-?[0-9]{1,19}")
@@ -106,7 +106,7 @@ def read_controls(environ: Mapping[str, Any], max_seconds: float = 60.0) -> Cont
                 raw[name] = value
                 from_header.add(name)
     if not raw:
-        return _EMPTY if prompt is None else Controls(prompt=prompt)
+        return NO_CONTROLS if prompt is None else Controls(prompt=prompt)
     values: dict[str, Any] = {"prompt": prompt}
     for name, value in raw.items():
         if name == "reply":
@@ -150,4 +150,6 @@ def read_controls(environ: Mapping[str, Any], max_seconds: float = 60.0) -> Cont
     return Controls(**values)
 
 
-_EMPTY = Controls()
+#: The controls of a request that sets none (most): one shared object, so a caller can tell by
+#: identity (scenario.Scenario.decide).
+NO_CONTROLS = Controls()

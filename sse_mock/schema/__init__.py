@@ -121,6 +121,12 @@ def schemas_of(prompt: Prompt) -> Schemas:
     return Schemas(tools, output)
 
 
+#: The request keys that carry a schema in some dialect (schemas_of): a body without any of
+#: them declares none.
+SCHEMA_KEYS = frozenset({"tools", "response_format", "text", "output_format", "generationConfig",
+                         "format"})
+
+
 def structure(reply: Reply, prompt: Prompt, seed: int, given: bool) -> tuple[Reply, list[str]]:
     """Fill in what the request's schemas ask for; return the reply and what does not fit.
 
@@ -130,8 +136,8 @@ def structure(reply: Reply, prompt: Prompt, seed: int, given: bool) -> tuple[Rep
     """
     calls = reply.tool_calls
     needs_args = any(c.arguments == "" for c in calls)
-    if not needs_args and not prompt.body:
-        return reply, []
+    if not needs_args and prompt.body.keys().isdisjoint(SCHEMA_KEYS):
+        return reply, []  # most requests: no tools, no output format
     schemas = schemas_of(prompt)
     if not schemas.tools and schemas.output is None and not needs_args:
         return reply, []
