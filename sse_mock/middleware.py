@@ -261,7 +261,9 @@ class SSEMockMiddleware:
                                    session=session)
         request_id = shape.new_request_id()
         entry.request_id = request_id
-        note_request(entry, environ)
+        listed = entry.listed  # kept by the journal: what only its readers need is noted
+        if listed:
+            note_request(entry, environ)
         rejected: str | None = None  # why a request was refused, for the journal's summary
         try:
             if (method if not head else "GET") not in route.methods:
@@ -296,10 +298,10 @@ class SSEMockMiddleware:
             answer = Answer(status=500, body=shape.error_body(bug, request_id))
             entry.outcome = "error"
         entry.status = answer.status
-        if entry.body is not None or entry.outcome == "error":
+        if listed and (entry.body is not None or entry.outcome == "error"):
             # Large or rejected bodies are journaled as a summary, never whole (issue 9).
             entry.body = body_record(entry.body, _content_length(environ), rejected)
-        if answer.status >= 400:
+        if listed and answer.status >= 400:
             note_answer(entry, answer.headers)  # retry hints, for the verdict
         headers = _merge(shape.headers(request_id, environ), answer.headers)
         headers += cors.response_headers(environ)
