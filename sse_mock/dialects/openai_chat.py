@@ -26,11 +26,11 @@ Divergence #5: with ``n`` > 1 the choices are interleaved token by token, one ch
 Divergence #6: content and argument-fragment chunks omit ``system_fingerprint`` and
     ``"logprobs":null`` (both optional, §2.3); the first and last chunks keep them
     (``openai_chunks``, Divergence #1).
-Divergence #7: a text answer's stream is an ``itertools.chain`` of the role chunk, the content
-    chunks and the last chunks, not a generator that delegates to the content chunks: a paced
-    stream holds thousands of these open, and each token then resumes one generator of ours
-    fewer on its way to the pacer (bench/bench_open_streams.py). Answers with tool calls stay
-    a generator (``_with_calls``).
+Divergence #7: a text answer's stream is a list of its frames (role chunk, content chunks, last
+    chunks), or for a long answer an ``itertools.chain`` of them, not a generator that
+    delegates to the content chunks: a server holds thousands of paced streams open, and each
+    token then resumes no generator of ours on its way to the pacer, and touches no chain
+    (bench/bench_open_streams.py). Answers with tool calls stay a generator (``_with_calls``).
 """
 
 from __future__ import annotations
@@ -251,11 +251,12 @@ def parse_chat_tools(value: Any) -> tuple[str, ...]:
 _LOGPROBS_NULL = ',"logprobs":null,"finish_reason":null}'
 
 
-def _content(env: ChatChunks, n: int, tokens: Sequence[str]) -> Iterator[Frame]:
+def _content(env: ChatChunks, n: int, tokens: Sequence[str]) -> list[Frame] | Iterator[Frame]:
     """R2: one content chunk per token (n choices a frame); the JSON around the token is
-    rendered once and repeated tokens reuse their frames."""
+    rendered once (a list of frames, or for a long answer an iterator: openai_chunks,
+    Divergence #3)."""
     if not tokens:
-        return iter(())
+        return []
     return token_frames(tokens, [env.lean_before(i, '"content"') for i in range(n)],
                         env.lean_after("}"))
 
@@ -319,16 +320,20 @@ class OpenAIChatDialect:
         """§2.4 R1–R8: role chunk, content chunks, tool-call chunks, finish, usage, [DONE].
 
         The middle chunks (content, argument fragments) are lean (openai_chunks.py, Divergence
-        #1); the role, tool-call header, finish and usage chunks are whole. A text answer is a
-        chain of the role chunk, the content chunks and the last ones (Divergence #7).
+        #1); the role, tool-call header, finish and usage chunks are whole. A text answer's
+        frames are one list, or a chain for a long answer (Divergence #7).
         """
         fp = ctx.extra.get("system_fingerprint", self.system_fingerprint)
         env = ChatChunks(ctx.id, int(ctx.created), ctx.model, fp, prompt.include_usage)
         tokens = reply_tokens(reply.text)
         if reply.tool_calls:
             return self._with_calls(reply, prompt, ctx, env, fp, tokens)
-        return chain((self._role(env, prompt.n, None),), _content(env, prompt.n, tokens),
-                     self._last(reply, prompt, ctx, env, fp))
+        role = self._role(env, prompt.n, None)
+        content = _content(env, prompt.n, tokens)
+        last = self._last(reply, prompt, ctx, env, fp)
+        if isinstance(content, list):  # one list for the whole stream
+            return iter([role, *content, *last])
+        return chain((role,), content, last)
 
     @staticmethod
     def _role(env: ChatChunks, n: int, first_calls: list[str] | None) -> Frame:

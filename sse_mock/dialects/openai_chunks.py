@@ -81,22 +81,23 @@ def quoted(piece: str) -> bytes:
     return escape(piece).encode()
 
 
-def token_frames(pieces: Sequence[str], before: list[bytes], after: bytes) -> Iterator[Frame]:
+def token_frames(pieces: Sequence[str], before: list[bytes], after: bytes
+                 ) -> list[Frame] | Iterator[Frame]:
     """One token frame per piece: ``before[i] + <piece as JSON> + after`` for each choice i.
 
-    Up to :data:`EAGER_PIECES` pieces, every frame is rendered now (Divergence #3); a longer
-    stream renders each as it leaves, and a piece seen before in it reuses its frame (frames
-    are immutable).
+    Up to :data:`EAGER_PIECES` pieces, every frame is rendered now, into a list (Divergence
+    #3); a longer stream's frames come from an iterator that renders each as it leaves, and a
+    piece seen before in it reuses its frame (frames are immutable).
     """
     if len(pieces) > EAGER_PIECES:
         return _lazy_frames(pieces, before, after)
     if len(before) == 1:
         # The hot loop of every chat stream, quoted() inlined.
         pre, cached = before[0], _quoted
-        return iter([Frame(pre + (cached(p) if len(p) <= 64 else escape(p).encode()) + after,
-                           True) for p in pieces])
-    return iter([Frame(b"".join(pre + quoted(piece) + after for pre in before), True)
-                 for piece in pieces])
+        return [Frame(pre + (cached(p) if len(p) <= 64 else escape(p).encode()) + after, True)
+                for p in pieces]
+    return [Frame(b"".join(pre + quoted(piece) + after for pre in before), True)
+            for piece in pieces]
 
 
 def _lazy_frames(pieces: Sequence[str], before: list[bytes], after: bytes) -> Iterator[Frame]:
