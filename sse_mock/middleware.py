@@ -118,7 +118,7 @@ class SSEMockMiddleware:
                 self._prefixed.append(route)
             else:
                 self._exact[route.path] = route
-        self._warned_single_thread = False
+        self._server_checked = False  # whether the server runs one request at a time
         # A provider path without the prefix (an SDK whose base_url lacks it) goes to the app,
         # whose 404 would not say why: log it once per path (issue 12).
         self._elsewhere = frozenset(
@@ -235,15 +235,17 @@ class SSEMockMiddleware:
                 headers = [("Allow", route.allow), *cors.response_headers(environ)]
             start_response("204 No Content", headers)
             return []
-        if (not self._warned_single_thread and environ.get("wsgi.multithread") is False
-                and "REMOTE_ADDR" in environ and not _concurrent_anyway(environ)):
-            # A real server (test clients set no REMOTE_ADDR) that runs one request at a time
-            # per process: gunicorn's sync worker, `flask run --without-threads`, wsgiref.
-            self._warned_single_thread = True
-            log.warning(
-                "sse_mock: this WSGI server runs one request at a time (wsgi.multithread is "
-                "false): while a mock stream is open every other request waits. Use a threaded "
-                "server (flask run, waitress, gunicorn -k gthread or -k gevent).")
+        if (not self._server_checked and "REMOTE_ADDR" in environ
+                and environ.get("wsgi.multithread") is not None):
+            # The first request from a real server (test clients set no REMOTE_ADDR) says
+            # whether it runs one request at a time per process: gunicorn's sync worker,
+            # `flask run --without-threads`, wsgiref. Looked at once: a server does not change.
+            self._server_checked = True
+            if environ["wsgi.multithread"] is False and not _concurrent_anyway(environ):
+                log.warning(
+                    "sse_mock: this WSGI server runs one request at a time (wsgi.multithread "
+                    "is false): while a mock stream is open every other request waits. Use a "
+                    "threaded server (flask run, waitress, gunicorn -k gthread or -k gevent).")
         if (not self._warned_multiprocess and environ.get("wsgi.multiprocess")
                 and not self.state.shared):
             self._warned_multiprocess = True

@@ -65,11 +65,12 @@ def random_id(prefix: str, length: int, alphabet: str = _ALNUM) -> str:
     character was one system call each, 13 % of a worker's CPU under paced load
     (bench/results/load.md).
     """
-    return prefix + random.randbytes(length).translate(_id_table(alphabet)).decode()
+    raw = random.getrandbits(length * 8).to_bytes(length, "little")  # random.randbytes inlined
+    return prefix + raw.translate(_id_table(alphabet)).decode()
 
 
 def request_id_openai() -> str:
-    return "req_" + random.randbytes(16).hex()  # "req_" + 32 lowercase hex (§2.2)
+    return f"req_{random.getrandbits(128):032x}"  # "req_" + 32 lowercase hex (§2.2)
 
 
 def request_id_anthropic() -> str:
