@@ -146,9 +146,13 @@ class MemoryState(State):
         return True
 
     def queue_items(self, session: str) -> list[str]:
+        s = self._sessions.get(session)
+        if s is None or not s.queue:
+            # Nothing queued (every request asks): no lock, which under gevent is a greenlet
+            # primitive. A push racing this read is as if it had come just after.
+            return []
         with self._lock:
-            s = self._sessions.get(session)
-            return list(s.queue) if s is not None else []
+            return list(s.queue)
 
     def queue_take(self, session: str, payload: str) -> bool:
         with self._lock:
