@@ -36,8 +36,11 @@ class Call:
     headers: list[tuple[str, str]] = field(default_factory=list)  # for the answer (quotas)
 
     def json_body(self, limit: int) -> dict[str, Any]:
-        """The request's JSON object (:func:`read_json_body`), kept for the journal."""
-        body = self.entry.body = read_json_body(self.environ, limit)
+        """The request's JSON object (:func:`read_json_body`), kept for the journal when it
+        lists the entry (otherwise an open stream would hold it for nothing)."""
+        body = read_json_body(self.environ, limit)
+        if self.entry.listed:
+            self.entry.body = body
         return body
 
 
