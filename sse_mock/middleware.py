@@ -308,26 +308,23 @@ class SSEMockMiddleware:
         headers = _merge(shape.headers(request_id, environ), answer.headers)
         headers += cors.response_headers(environ)
         frames = answer.frames
-        if frames is not None and answer.status == 200 and not answer.body:
-            framing = answer.framing
-            start_response(status_line(200), [*(STREAM_HEADERS if framing is SSE else [
-                ("Content-Type", framing.content_type), *STREAM_HEADERS[1:]]), *headers])
-            if head:
-                _close(frames)
-                Journal.end(entry, "completed")
-                return []
-            # The pacer's generator goes to the server as it is (pacing.py, Divergence #2).
-            return self.pacer.pace(frames, answer.timing, framing.first, framing.heartbeat,
-                                   _Tally(entry, environ))
-        if answer.chunks is not None and answer.status == 200 and not answer.body:
-            stream_headers = STREAM_HEADERS if answer.content_type is None else [
-                ("Content-Type", answer.content_type), *STREAM_HEADERS[1:]]
+        stream = frames if frames is not None else answer.chunks
+        if stream is not None and answer.status == 200 and not answer.body:
+            content_type = (answer.framing.content_type if frames is not None
+                            else answer.content_type or SSE.content_type)
+            stream_headers = STREAM_HEADERS if content_type == SSE.content_type else [
+                ("Content-Type", content_type), *STREAM_HEADERS[1:]]
             start_response(status_line(200), [*stream_headers, *headers])
             if head:
-                _close(answer.chunks)
+                _close(stream)
                 Journal.end(entry, "completed")
                 return []
-            return self._stream(answer.chunks, entry, environ)
+            if frames is not None:
+                # The pacer's generator goes to the server as it is (pacing.py, Divergence #2).
+                framing = answer.framing
+                return self.pacer.pace(frames, answer.timing, framing.first, framing.heartbeat,
+                                       _Tally(entry, environ))
+            return self._stream(answer.chunks, entry, environ)  # type: ignore[arg-type]  # `stream`
         body = answer.body
         if answer.status == 204:
             start_response(status_line(204), headers)
@@ -349,33 +346,29 @@ class SSEMockMiddleware:
         """Hand the chunks to the server; record how the stream ended, whatever happens.
 
         A client that goes away shows up as ``close()`` (GeneratorExit at the ``yield``) or as a
-        server's timeout (SystemExit in a gunicorn sync worker): both end up in ``finally``.
-        An exception of the mock's own is journaled as ``error``, never as the client's doing.
+        server's timeout (SystemExit in a gunicorn sync worker). How it ended is told as the
+        pacer tells it (:class:`_Tally`), after the chunks are closed.
         """
-        outcome = "client went away"
+        tally = _Tally(entry, environ)
         try:
-            for chunk in chunks:
-                entry.bytes += len(chunk)
-                yield chunk
-            outcome = "fault" if entry.fault else "completed"
-        except StreamAbort as abort:
-            outcome = "fault"
-            drop = _quiet_drop(environ, abort)
-            if drop is abort:
+            try:
+                for chunk in chunks:
+                    entry.bytes += len(chunk)
+                    yield chunk
+            finally:
+                _close(chunks)
+        except BaseException as error:
+            instead = tally.ended(entry.events, entry.bytes, error)
+            if instead is error or instead is None:
                 raise
-            raise drop from None
-        except Exception:
-            outcome = "error"  # a bug of the mock's (the server logs its traceback)
-            raise
-        finally:
-            _close(chunks)
-            Journal.end(entry, outcome)
+            raise instead from None
+        tally.ended(entry.events, entry.bytes, None)
 
 
 class _Tally:
-    """A paced stream's journal entry, as the pacer's :class:`~sse_mock.pacing.Tally`: what
-    :meth:`SSEMockMiddleware._stream` does for other streams, without a generator around the
-    pacer's. Counts arrive after every write only while the journal lists the stream in
+    """A stream's journal entry, as the pacer's :class:`~sse_mock.pacing.Tally` (and for the
+    other streams, :meth:`SSEMockMiddleware._stream`'s): the counts, and the outcome of how the
+    stream ended. Counts arrive after every write only while the journal lists the stream in
     progress (pacing.py, Divergence #2)."""
 
     __slots__ = ("entry", "environ", "live")

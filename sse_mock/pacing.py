@@ -145,7 +145,9 @@ class Pacer:
                     cursor = due
                     if due > now:
                         now = clock()
-                    if due > now:
+                    # The gathered write leaves when this frame is not due yet, or when it has
+                    # reached MAX_BATCH bytes (this frame then starts the next write).
+                    if due > now or (batch is not None and size >= MAX_BATCH):
                         if pending:
                             out = pending if batch is None else b"".join(batch)
                             pending, batch = b"", None
@@ -174,22 +176,11 @@ class Pacer:
                     else:
                         batch.append(data)
                         size += len(data)
-                    if size >= MAX_BATCH:
-                        out = b"".join(batch)
-                        pending, batch = b"", None
-                        events += tokens
-                        sent += len(out)
-                        tokens = 0
-                        if live:
-                            tally.sent(events, sent)  # type: ignore[union-attr]
-                        yield out
-                        last_write = now = clock()
             except Exception:
                 # A fault that drops the connection (faults.StreamAbort) or a bug: what is
                 # already due still leaves first, so the client gets every event before it.
                 if pending:
                     out = pending if batch is None else b"".join(batch)
-                    pending, batch = b"", None
                     events += tokens
                     sent += len(out)
                     yield out

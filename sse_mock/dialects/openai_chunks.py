@@ -96,8 +96,12 @@ def token_frames(pieces: Sequence[str], before: list[bytes], after: bytes
         pre, cached = before[0], _quoted
         return [Frame(pre + (cached(p) if len(p) <= 64 else escape(p).encode()) + after, True)
                 for p in pieces]
-    return [Frame(b"".join(pre + quoted(piece) + after for pre in before), True)
-            for piece in pieces]
+    return [Frame(_choices(before, quoted(piece), after), True) for piece in pieces]
+
+
+def _choices(before: list[bytes], quoted_piece: bytes, after: bytes) -> bytes:
+    """One token's chunk for each of n choices, back to back (Divergence #5 of openai_chat)."""
+    return b"".join([pre + quoted_piece + after for pre in before])
 
 
 def _lazy_frames(pieces: Sequence[str], before: list[bytes], after: bytes) -> Iterator[Frame]:
@@ -115,8 +119,7 @@ def _lazy_frames(pieces: Sequence[str], before: list[bytes], after: bytes) -> It
     for piece in pieces:
         frame = get(piece)
         if frame is None:
-            q = quoted(piece)
-            frame = cache[piece] = Frame(b"".join(pre + q + after for pre in before), True)
+            frame = cache[piece] = Frame(_choices(before, quoted(piece), after), True)
         yield frame
 
 
