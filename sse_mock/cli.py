@@ -379,6 +379,16 @@ def reload_loop(child_args: list[str], config_path: str, options: dict[str, Any]
 
     files = watched_files(config_path)
     stamps = _stamps(files)
+    stopped_by: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopped_by.append(signum)
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM stop the child too, and whatever this process inherited: a shell
+    # starts background jobs with SIGINT ignored, and Python then installs no handler for it.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     child = start()
     try:
         while True:
@@ -403,7 +413,7 @@ def reload_loop(child_args: list[str], config_path: str, options: dict[str, Any]
             stamps = _stamps(files)
     except KeyboardInterrupt:
         if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+            child.send_signal(stopped_by[0] if stopped_by else signal.SIGINT)
         try:
             child.wait(10)
         except subprocess.TimeoutExpired:  # pragma: no cover

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -160,6 +161,33 @@ def test_check_prints_the_effective_configuration(
     bad.write_text("[[rules]]\nfault = \"rate_limits\"\n")
     assert main(["check", str(bad)]) == 2
     assert "rules[0].fault" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_reload_stops_with_its_server_on_a_signal_even_if_sigint_was_ignored(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    # `kill` (SIGTERM) of `serve --reload` stopped the watcher and left its server running on
+    # the port. A background job of a shell starts with SIGINT ignored (and Python then raises
+    # no KeyboardInterrupt): Ctrl-C must stop it all the same, as it stops `serve`.
+    config = tmp_path / "mock.toml"
+    config.write_text('delay = 0\nreply = "hi"\n')
+    port = free_port()
+    proc = subprocess.Popen(
+        [*sse_mock_cmd(), "serve", "--port", str(port), "--config", str(config), "--reload"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        wait_for_port("127.0.0.1", port, timeout=20)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    with pytest.raises(OSError):  # the server child is gone, not orphaned on the port
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 def test_reload_restarts_on_a_config_change_and_keeps_serving_on_a_bad_one(
