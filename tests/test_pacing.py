@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 
-from sse_mock.dialects.base import Frame
-from sse_mock.pacing import FIRST_CHUNK, HEARTBEAT, Pacer, Timing
+from sse_mock.dialects.base import Frame, Steady
+from sse_mock.pacing import FIRST_CHUNK, HEARTBEAT, MAX_BATCH, Pacer, Timing
 
 
 class FakeClock:
@@ -171,3 +171,83 @@ def test_a_large_batch_due_at_once_is_split_into_writes_of_at_most_32_kib() -> N
         assert len(chunk) <= 32 * 1024 + len(frame)  # a write ends with the frame that filled it
         assert chunk.endswith(b"\n\n")  # whole events only
     assert all(len(c) >= 32 * 1024 for c in chunks[:-1])  # and is not cut smaller either
+
+
+class RecordingTally:
+    """A Tally that records every call, to compare the pacer's two loops."""
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self.calls: list[tuple[object, ...]] = []
+
+    def sent(self, events: int, size: int) -> None:
+        self.calls.append(("sent", events, size))
+
+    def ended(self, events: int, size: int, error: BaseException | None) -> BaseException | None:
+        self.calls.append(("ended", events, size, type(error).__name__))
+        return error
+
+
+def paced_run(frames: Iterable[Frame], timing: Timing, lag: float, live: bool,
+              stop_after: int | None = None) -> tuple[object, ...]:
+    """The writes (with their fake times), the sleeps and the tally's calls of one stream;
+    `stop_after`: the server closes the stream after that many writes (the client left)."""
+    fake = FakeClock(lag)
+    tally = RecordingTally(live)
+    stream = Pacer(fake.clock, fake.sleep).pace(frames, timing, tally=tally)
+    out = []
+    for chunk in stream:
+        out.append((round(fake.now - 100.0, 9), chunk))
+        if stop_after is not None and len(out) == stop_after:
+            stream.close()  # type: ignore[attr-defined]
+            break
+    return out, fake.sleeps, tally.calls
+
+
+STEADY_SHAPES = [
+    ((b"data: role\n\n",), 0, (b"data: end\n\n", b"data: [DONE]\n\n")),
+    ((), 1, ()),
+    ((b"data: role\n\n",), 3, ()),
+    ((b"a\n\n", b"b\n\n"), 10, (b"data: [DONE]\n\n",)),
+]
+
+
+@pytest.mark.parametrize("shape", STEADY_SHAPES)
+@pytest.mark.parametrize("timing", [
+    Timing(interval=0.5, first_token_delay=1.0), Timing(interval=0.5),
+    Timing(interval=0.0), Timing(interval=0.0, first_token_delay=2.0),
+    Timing(interval=1.0, first_token_delay=1.0, heartbeat=0.0)])
+@pytest.mark.parametrize("lag", [0.0, 0.3, 1.2])
+@pytest.mark.parametrize("live", [False, True])
+def test_a_steady_stream_is_sent_as_its_frames_would_be(
+    shape: tuple[tuple[bytes, ...], int, tuple[bytes, ...]], timing: Timing, lag: float,
+    live: bool,
+) -> None:
+    # pacing.py Divergence #3: the loop for a Steady stream's bytes gives the same writes, at
+    # the same times, after the same sleeps, with the same tally calls, as the general loop
+    # given its frames; late wake-ups (lag > interval) gather the tokens due at once alike.
+    head, n, tail = shape
+    steady = Steady(head, [f"data: {i}\n\n".encode() for i in range(n)], tail)
+    fast = Pacer().pace(steady, timing)
+    assert fast.gi_code.co_name == "_steady"  # type: ignore[attr-defined]  # not vacuous
+    fast.close()  # type: ignore[attr-defined]
+    general = paced_run(iter(steady), timing, lag, live)
+    assert paced_run(steady, timing, lag, live) == general
+    for stop in range(1, len(general[0]) + 1):  # the client leaves after each write
+        assert (paced_run(steady, timing, lag, live, stop)
+                == paced_run(iter(steady), timing, lag, live, stop))
+
+
+def test_a_steady_stream_that_needs_keepalives_jitter_or_a_split_takes_the_general_loop(
+) -> None:
+    steady = Steady((b"data: role\n\n",), [b"data: 0\n\n"], ())
+    pacer = Pacer()
+    for timing in (Timing(interval=0.1, first_token_delay=20.0, heartbeat=15.0),
+                   Timing(interval=20.0, heartbeat=15.0), Timing(jitter=0.5)):
+        stream = pacer.pace(steady, timing)
+        assert stream.gi_code.co_name == "_frames"  # type: ignore[attr-defined]
+        stream.close()  # type: ignore[attr-defined]
+    big = Steady((), [b"x" * 1024] * 40, ())  # 40 KiB: a write must split at MAX_BATCH
+    stream = pacer.pace(big, Timing(interval=0.0))
+    assert stream.gi_code.co_name == "_frames"  # type: ignore[attr-defined]
+    assert max(len(w) for w in stream) <= MAX_BATCH + 1024

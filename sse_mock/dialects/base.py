@@ -15,7 +15,7 @@ import json
 import random
 import string
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -32,6 +32,7 @@ __all__ = [
     "MockError",
     "Prompt",
     "Reply",
+    "Steady",
     "StreamContext",
     "ToolCall",
     "Usage",
@@ -178,6 +179,29 @@ class Frame:
     pause: float = 0.0
 
 
+class Steady:
+    """A stream that is token frames between untimed ones: each of ``head`` (leaves at once),
+    one token frame per item of ``tokens``, each of ``tail`` (follows the last token).
+
+    Iterating it gives those :class:`Frame` objects, which is what stream faults, record and
+    replay and the pacer's general loop see. Without jitter the pacer sends it from the bytes
+    themselves, with no Frame per token (pacing.py, Divergence #3). Treat it as immutable.
+    """
+
+    __slots__ = ("head", "tail", "tokens")
+
+    def __init__(self, head: Sequence[bytes], tokens: list[bytes], tail: Sequence[bytes]) -> None:
+        self.head, self.tokens, self.tail = head, tokens, tail
+
+    def __iter__(self) -> Iterator[Frame]:
+        for data in self.head:
+            yield Frame(data)
+        for data in self.tokens:
+            yield Frame(data, True)
+        for data in self.tail:
+            yield Frame(data)
+
+
 @dataclass(frozen=True, slots=True)
 class Framing:
     """How a dialect's stream is framed on the wire: its media type, the first chunk that makes
@@ -264,8 +288,8 @@ class Dialect(Protocol):
 
     def new_context(self, prompt: Prompt) -> StreamContext: ...
 
-    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
-        """The whole stream, start to terminator, as frames of whole events."""
+    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterable[Frame]:
+        """The whole stream, start to terminator, as frames of whole events (iterated once)."""
         ...
 
     def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:

@@ -26,34 +26,43 @@ Divergence #5: with ``n`` > 1 the choices are interleaved token by token, one ch
 Divergence #6: content and argument-fragment chunks omit ``system_fingerprint`` and
     ``"logprobs":null`` (both optional, §2.3); the first and last chunks keep them
     (``openai_chunks``, Divergence #1).
-Divergence #7: a text answer's stream is a list of its frames (role chunk, content chunks, last
-    chunks), or for a long answer an ``itertools.chain`` of them, not a generator that
-    delegates to the content chunks: a server holds thousands of paced streams open, and each
-    token then resumes no generator of ours on its way to the pacer, and touches no chain
-    (bench/bench_open_streams.py). Answers with tool calls stay a generator (``_with_calls``).
+Divergence #7: a text answer's stream is a :class:`~.base.Steady` of its bytes (role chunk,
+    content chunks, last chunks), or for a long answer an ``itertools.chain`` of its frames, not
+    a generator that delegates to the content chunks: a server holds thousands of paced streams
+    open, and each token then resumes no generator of ours on its way to the pacer, touches no
+    chain, and is no Frame object of its own (pacing.py, Divergence #3;
+    bench/bench_open_streams.py). Answers with tool calls stay a generator (``_with_calls``).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any, ClassVar
 
 from ..tokens import count_tokens
+from . import openai_chunks
 from .base import (
     Frame,
     Message,
     MockError,
     Prompt,
     Reply,
+    Steady,
     StreamContext,
     ToolCall,
     dumps,
     random_id,
 )
-from .openai_chunks import ChatChunks, escape, reply_tokens, token_frames
+from .openai_chunks import (
+    ChatChunks,
+    escape,
+    reply_tokens,
+    token_bytes,
+    token_frames,
+)
 from .openai_chunks import token_frame as token_frame  # tests and older imports find it here
 from .openai_requests import (
     bad_request,
@@ -316,12 +325,12 @@ class OpenAIChatDialect:
                                           "rejected_prediction_tokens": 0},
         }
 
-    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
+    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterable[Frame]:
         """§2.4 R1–R8: role chunk, content chunks, tool-call chunks, finish, usage, [DONE].
 
         The middle chunks (content, argument fragments) are lean (openai_chunks.py, Divergence
-        #1); the role, tool-call header, finish and usage chunks are whole. A text answer's
-        frames are one list, or a chain for a long answer (Divergence #7).
+        #1); the role, tool-call header, finish and usage chunks are whole. A text answer is a
+        Steady stream, or a chain of frames for a long answer (Divergence #7).
         """
         fp = ctx.extra.get("system_fingerprint", self.system_fingerprint)
         env = ChatChunks(ctx.id, int(ctx.created), ctx.model, fp, prompt.include_usage)
@@ -329,36 +338,38 @@ class OpenAIChatDialect:
         if reply.tool_calls:
             return self._with_calls(reply, prompt, ctx, env, fp, tokens)
         role = self._role(env, prompt.n, None)
-        content = _content(env, prompt.n, tokens)
         last = self._last(reply, prompt, ctx, env, fp)
-        if isinstance(content, list):  # one list for the whole stream
-            return iter([role, *content, *last])
-        return chain((role,), content, last)
+        if len(tokens) <= openai_chunks.EAGER_PIECES:  # the stream's bytes, rendered now
+            return Steady((role,), token_bytes(
+                tokens, [env.lean_before(i, '"content"') for i in range(prompt.n)],
+                env.lean_after("}")) if tokens else [], last)
+        return chain((Frame(role),), _content(env, prompt.n, tokens), map(Frame, last))
 
     @staticmethod
-    def _role(env: ChatChunks, n: int, first_calls: list[str] | None) -> Frame:
+    def _role(env: ChatChunks, n: int, first_calls: list[str] | None) -> bytes:
         """R1: the role, once per choice. A tool-calls-only answer carries each choice's first
         call header (`first_calls`) in the same delta, with content null (the §2.5 capture)."""
         if first_calls is None:
-            return Frame(env.full([
+            return env.full([
                 f'{{"index":{i},"delta":{{"role":"assistant","content":"","refusal":null}}'
-                + _LOGPROBS_NULL for i in range(n)]))
-        return Frame(env.full([
+                + _LOGPROBS_NULL for i in range(n)])
+        return env.full([
             f'{{"index":{i},"delta":{{"role":"assistant","content":null,"tool_calls":['
-            f'{first_calls[i]}],"refusal":null}}' + _LOGPROBS_NULL for i in range(n)]))
+            f'{first_calls[i]}],"refusal":null}}' + _LOGPROBS_NULL for i in range(n)])
 
     def _last(self, reply: Reply, prompt: Prompt, ctx: StreamContext, env: ChatChunks,
-              fp: str) -> list[Frame]:
-        """R3 the finish chunk of each choice, R4 the usage chunk (choices empty), R5 [DONE]."""
+              fp: str) -> list[bytes]:
+        """R3 the finish chunk of each choice, R4 the usage chunk (choices empty), R5 [DONE]:
+        each its own frame."""
         finish = escape(FINISH_REASONS.get(reply.finish_reason, "stop"))
-        frames = [Frame(env.full([f'{{"index":{i},"delta":{{}},"logprobs":null,'
-                                  f'"finish_reason":{finish}}}' for i in range(prompt.n)]))]
+        frames = [env.full([f'{{"index":{i},"delta":{{}},"logprobs":null,'
+                            f'"finish_reason":{finish}}}' for i in range(prompt.n)])]
         if prompt.include_usage:
             usage = {"id": ctx.id, "object": "chat.completion.chunk", "created": ctx.created,
                      "model": ctx.model, "system_fingerprint": fp, "choices": [],
                      "usage": self._usage(reply, prompt)}
-            frames.append(Frame(f"data: {dumps(usage)}\n\n".encode()))
-        frames.append(Frame(b"data: [DONE]\n\n"))
+            frames.append(f"data: {dumps(usage)}\n\n".encode())
+        frames.append(b"data: [DONE]\n\n")
         return frames
 
     def _with_calls(self, reply: Reply, prompt: Prompt, ctx: StreamContext, env: ChatChunks,
@@ -373,7 +384,7 @@ class OpenAIChatDialect:
             return (f'{{"index":{k},"id":{escape(ids[i][k])},"type":"function","function":'
                     f'{{"name":{escape(c.name)},"arguments":""}}}}')
 
-        yield self._role(env, n, None if tokens else [header(i, 0) for i in range(n)])
+        yield Frame(self._role(env, n, None if tokens else [header(i, 0) for i in range(n)]))
         yield from _content(env, n, tokens)
         # R6: each call's header (unless already in the role chunk), then its arguments.
         for k, call in enumerate(calls):
@@ -387,7 +398,7 @@ class OpenAIChatDialect:
                     [env.lean_before(i, f'"tool_calls":[{{"index":{k},"function":{{"arguments"')
                      for i in range(n)],
                     env.lean_after("}}]}"))
-        yield from self._last(reply, prompt, ctx, env, fp)
+        yield from map(Frame, self._last(reply, prompt, ctx, env, fp))
 
     def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
         """The ``chat.completion`` object (§2.7)."""

@@ -24,7 +24,8 @@ Divergence #3: a stream of up to ``EAGER_PIECES`` pieces renders all its token f
     the same and done while the memory is warm; a paced write then only takes the next frame
     from a list, where a generator's resume, cache and frame construction each touched memory
     gone cold in the second since the last write (a server holds thousands of such streams;
-    bench/bench_open_streams.py, issue 13).
+    bench/bench_open_streams.py, issue 13). A chat text answer keeps them as bytes
+    (:func:`token_bytes`, in a Steady stream: pacing.py, Divergence #3).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from json.encoder import encode_basestring_ascii
 from ..tokens import tokenize
 from .base import Frame
 
-__all__ = ["ChatChunks", "escape", "reply_tokens", "token_frame", "token_frames"]
+__all__ = ["ChatChunks", "escape", "reply_tokens", "token_bytes", "token_frame",
+           "token_frames"]
 
 #: JSON string literal of a str, ASCII only (the C encoder behind ``json.dumps``); the same
 #: output as ``dumps(text)`` (§1.8 F-13: no raw line separators on the wire).
@@ -91,12 +93,18 @@ def token_frames(pieces: Sequence[str], before: list[bytes], after: bytes
     """
     if len(pieces) > EAGER_PIECES:
         return _lazy_frames(pieces, before, after)
+    return [Frame(data, True) for data in token_bytes(pieces, before, after)]
+
+
+def token_bytes(pieces: Sequence[str], before: list[bytes], after: bytes) -> list[bytes]:
+    """The bytes of each token frame, rendered now (Divergence #3): at most
+    :data:`EAGER_PIECES` pieces, for a :class:`~sse_mock.dialects.base.Steady` stream."""
     if len(before) == 1:
         # The hot loop of every chat stream, quoted() inlined.
         pre, cached = before[0], _quoted
-        return [Frame(pre + (cached(p) if len(p) <= 64 else escape(p).encode()) + after, True)
+        return [pre + (cached(p) if len(p) <= 64 else escape(p).encode()) + after
                 for p in pieces]
-    return [Frame(_choices(before, quoted(piece), after), True) for piece in pieces]
+    return [_choices(before, quoted(piece), after) for piece in pieces]
 
 
 def _choices(before: list[bytes], quoted_piece: bytes, after: bytes) -> bytes:
