@@ -32,22 +32,28 @@ Divergence #3: tool arguments are sent as fragments of at most :data:`FRAGMENT` 
 Divergence #4: unknown request keys (``temperature``, ``thinking``, ``metadata``, …) are
     accepted and ignored — the real API rejects unknown keys, but new SDKs keep adding real
     ones, and a mock that rejects them breaks on every SDK upgrade.
+Divergence #5: a text answer of up to ``EAGER_PIECES`` tokens renders all its events when it
+    starts, as a :class:`~.base.Steady` stream that the pacer sends from its bytes, with no
+    generator of ours to resume and no Frame object per token (pacing.py, Divergence #3;
+    openai_chunks.py, Divergence #3). Tool calls and longer texts stay a generator.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from json.encoder import encode_basestring_ascii
 from typing import Any, ClassVar
 
 from ..tokens import count_tokens, tokenize
+from . import openai_chunks
 from .base import (
     Frame,
     Message,
     MockError,
     Prompt,
     Reply,
+    Steady,
     StreamContext,
     ToolCall,
     dumps,
@@ -100,6 +106,13 @@ def _delta_parts(index: int, kind: str, field: str) -> tuple[bytes, bytes]:
 
 
 _TEXT_HEAD, _TEXT_TAIL = _delta_parts(0, "text_delta", "text")
+
+
+#: The text block's start (§4.3: real streams send one ping right after the first
+#: content_block_start) and its stop.
+_TEXT_START = _event({"type": "content_block_start", "index": 0,
+                      "content_block": {"type": "text", "text": ""}}) + PING
+_TEXT_STOP = _event({"type": "content_block_stop", "index": 0})
 
 
 def _text_delta(token: str, head: bytes = _TEXT_HEAD, tail: bytes = _TEXT_TAIL) -> bytes:
@@ -205,24 +218,46 @@ class AnthropicMessagesDialect:
 
     # -- answers -------------------------------------------------------------------------------
 
-    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
-        """The whole stream, ``message_start`` to ``message_stop`` (§4.2, §4.3)."""
+    def stream(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterable[Frame]:
+        """The whole stream, ``message_start`` to ``message_stop`` (§4.2, §4.3). A text answer
+        of up to EAGER_PIECES tokens is a Steady stream, rendered now (Divergence #5)."""
+        if reply.tool_calls:
+            return self._frames(reply, prompt, ctx)
+        tokens = tokenize(reply.text)
+        if len(tokens) > openai_chunks.EAGER_PIECES:
+            return self._frames(reply, prompt, ctx)
         input_tokens, output_tokens = self._usage(reply, prompt)
-        stop_reason, stop_sequence = self._stop(reply, prompt)
-        yield Frame(_event({"type": "message_start", "message": {
+        return Steady(
+            (self._message_start(ctx, input_tokens), _TEXT_START),
+            [_text_delta(token) for token in tokens],
+            (_TEXT_STOP, self._message_end(reply, prompt, output_tokens)))
+
+    @staticmethod
+    def _message_start(ctx: StreamContext, input_tokens: int) -> bytes:
+        return _event({"type": "message_start", "message": {
             "id": ctx.id, "type": "message", "role": "assistant", "content": [],
             "model": ctx.model, "stop_reason": None, "stop_sequence": None,
             # §4.6: message_start.message.usage must exist; real streams say output_tokens 1.
             "usage": {"input_tokens": input_tokens, "output_tokens": 1},
-        }}))
+        }})
+
+    def _message_end(self, reply: Reply, prompt: Prompt, output_tokens: int) -> bytes:
+        # §4.2 step 3, §4.6: usage.output_tokens is required (cumulative), stop_* in delta.
+        stop_reason, stop_sequence = self._stop(reply, prompt)
+        return _event({"type": "message_delta",
+                       "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+                       "usage": {"output_tokens": output_tokens}}) + MESSAGE_STOP
+
+    def _frames(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> Iterator[Frame]:
+        """The stream of an answer with tool calls, or of a long text, frame by frame."""
+        input_tokens, output_tokens = self._usage(reply, prompt)
+        yield Frame(self._message_start(ctx, input_tokens))
         index = 0
         if reply.text or not reply.tool_calls:  # Divergence #2
-            # §4.3: real streams send one ping right after the first content_block_start.
-            yield Frame(_event({"type": "content_block_start", "index": 0,
-                                "content_block": {"type": "text", "text": ""}}) + PING)
+            yield Frame(_TEXT_START)
             for token in tokenize(reply.text):
                 yield Frame(_text_delta(token), token=True)
-            yield Frame(_event({"type": "content_block_stop", "index": 0}))
+            yield Frame(_TEXT_STOP)
             index = 1
         for call in reply.tool_calls:
             start = _event({"type": "content_block_start", "index": index,
@@ -235,10 +270,7 @@ class AnthropicMessagesDialect:
                 yield Frame(head + encode_basestring_ascii(piece).encode() + tail, token=True)
             yield Frame(_event({"type": "content_block_stop", "index": index}))
             index += 1
-        # §4.2 step 3, §4.6: usage.output_tokens is required (cumulative), stop_* in delta.
-        yield Frame(_event({"type": "message_delta",
-                            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-                            "usage": {"output_tokens": output_tokens}}) + MESSAGE_STOP)
+        yield Frame(self._message_end(reply, prompt, output_tokens))
 
     def complete(self, reply: Reply, prompt: Prompt, ctx: StreamContext) -> dict[str, Any]:
         """The non-streaming Message object (§4.4)."""

@@ -56,6 +56,27 @@ def test_registered() -> None:
 # -- the stream -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("text", ["", "Hello there!", "Hello, hello, world! Hello again."])
+def test_a_short_text_stream_is_steady_and_the_same_frames_as_a_long_ones(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    # Divergence #5: a short text answer is a Steady stream (the pacer sends it from its
+    # bytes); past EAGER_PIECES tokens the frames come from a generator. Same frames either way.
+    from sse_mock.dialects import openai_chunks
+    from sse_mock.dialects.base import Steady
+
+    prompt = D.parse(body(stream=True, stop_sequences=["again"]))
+    reply = Reply(text, finish="stop_sequence" if "again" in text else None)
+    steady = D.stream(reply, prompt, ctx())
+    assert isinstance(steady, Steady)
+    monkeypatch.setattr(openai_chunks, "EAGER_PIECES", 0)
+    frames = D.stream(reply, prompt, ctx())
+    assert not isinstance(frames, Steady) or not text  # no token is not more than 0
+    assert [(f.data, f.token, f.paced, f.pause) for f in steady] == [
+        (f.data, f.token, f.paced, f.pause) for f in frames]
+    assert sum(f.token for f in steady) == len(tokenize(text))
+
+
 def test_text_stream_exact() -> None:
     """The recorded example of §4.3, with the mock's token split and counts."""
     got = events(Reply("Hello there!"))
