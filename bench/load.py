@@ -600,6 +600,36 @@ def _order(targets: list[str]) -> Any:
     return lambda key: (key[2], targets.index(key[1]))
 
 
+#: Each mock target's floor: the raw WSGI generator on the same server.
+FLOORS = {"sse_mock": "raw", "serve": "raw_serve", "uwsgi": "raw_uwsgi"}
+
+
+def run_order(targets: list[str], rep: int) -> list[str]:
+    """The targets' order in run `rep`: each mock target right beside its floor, which of the
+    two goes first alternating from run to run, and the groups' order rotating. The machine's
+    speed drifts over minutes (shared cores): a pair measured back to back sees the same
+    machine, where targets minutes apart did not (bench/results/notes.md, sixth pass)."""
+    mock_of = {floor: mock for mock, floor in FLOORS.items()}
+    groups = []
+    for t in targets:
+        if t in mock_of and mock_of[t] in targets:
+            continue  # measured beside its mock target
+        floor = FLOORS.get(t)
+        group = [t, floor] if floor in targets else [t]
+        groups.append(group[::-1] if rep % 2 else group)
+    k = rep % len(groups) if groups else 0
+    return [t for g in groups[k:] + groups[:k] for t in g]
+
+
+def paired(runs: list[dict[str, Any]], mode: str, target: str, floor: str, n: int,
+           key: str) -> list[float]:
+    """`target`'s figure over `floor`'s, run by run: the i-th run of each (measured back to back
+    by run_order)."""
+    mine = [r[key] for r in runs if (r["mode"], r["target"], r["n"]) == (mode, target, n)]
+    base = [r[key] for r in runs if (r["mode"], r["target"], r["n"]) == (mode, floor, n)]
+    return sorted(a / b for a, b in zip(mine, base, strict=False) if b)
+
+
 def median_run(rs: list[dict[str, Any]]) -> dict[str, Any]:
     """One row for several runs of the same measurement: each number the median, the errors
     the worst run's."""
@@ -627,8 +657,11 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "n/a"
 
 
-def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]:
-    """The issue's targets as ratios measured in this run."""
+def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]],
+           runs: list[dict[str, Any]] | None = None) -> list[str]:
+    """The issue's targets as ratios measured in this run. Against the floor, with the runs at
+    hand: the median of the run-by-run ratios (each pair measured back to back), and their
+    range."""
     out = []
     by = {(r["target"], r["n"]): r for r in paced}
     for r in paced:
@@ -640,8 +673,12 @@ def ratios(paced: list[dict[str, Any]], zero: list[dict[str, Any]]) -> list[str]
             line += (f"; vs aimock: p99 {_ratio(r['p99_ms'], a['p99_ms'])}, "
                      f"CPU {_ratio(r['server_cpu'], a['server_cpu'])}, "
                      f"bytes {_ratio(r['bytes_per_stream'], a['bytes_per_stream'])}")
-        floor = {"serve": "raw_serve", "uwsgi": "raw_uwsgi"}.get(r["target"], "raw")
-        if (w := by.get((floor, n))) is not None:
+        floor = FLOORS[r["target"]]
+        pairs = paired(runs or [], "paced", r["target"], floor, n, "server_cpu")
+        if pairs:
+            line += (f"; vs {floor}: CPU {pairs[len(pairs) // 2]:.2f}× (run by run "
+                     f"{', '.join(f'{x:.2f}' for x in pairs)})")
+        elif (w := by.get((floor, n))) is not None:
             line += f"; vs {floor}: CPU {_ratio(r['server_cpu'], w['server_cpu'])}"
         if r["target"] == "serve" and (g := by.get(("sse_mock", n))) is not None:
             line += f"; vs gunicorn: p99 {_ratio(r['p99_ms'], g['p99_ms'])}"
@@ -758,8 +795,7 @@ def main() -> None:
     extra: dict[str, Any] = {}
     runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for rep in range(args.repeat):
-        # The order rotates: a neighbour's load that comes and goes is spread over the targets.
-        order = targets[rep % len(targets):] + targets[:rep % len(targets)]
+        order = run_order(targets, rep)
         if not args.no_zero:
             for target in order:
                 s = bench.zero(target, args.clients, args.streams).summary()
@@ -794,7 +830,7 @@ def main() -> None:
 def write_report(data: dict[str, Any], out: Path) -> list[str]:
     """load.md from load.json's data, closed by bench/results/notes.md when there is one."""
     paced, zero = data["paced"], data["zero"]
-    summary = ratios(paced, zero)
+    summary = ratios(paced, zero, data.get("runs"))
     report = [f"# bench/load.py results\n\nCommand: `{data['command']}`\n",
               f"Machine: {os.cpu_count()} cores (shared), Python {data.get('python', '?')}, "
               f"loopback; {data.get('when', '?')}.\n",
