@@ -251,3 +251,35 @@ def test_a_steady_stream_that_needs_keepalives_jitter_or_a_split_takes_the_gener
     stream = pacer.pace(big, Timing(interval=0.0))
     assert stream.gi_code.co_name == "_frames"  # type: ignore[attr-defined]
     assert max(len(w) for w in stream) <= MAX_BATCH + 1024
+
+
+@pytest.mark.parametrize(("path", "body", "loop"), [
+    ("/mock/v1/chat/completions", {"model": "gpt-4o-mini", "stream": True,
+                                   "messages": [{"role": "user", "content": "hi"}]}, "_steady"),
+    ("/mock/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 50, "stream": True,
+                           "messages": [{"role": "user", "content": "hi"}]}, "_steady"),
+    ("/mock/v1/chat/completions?fault=error_after:2", {
+        "model": "gpt-4o-mini", "stream": True,
+        "messages": [{"role": "user", "content": "hi"}]}, "_frames"),
+])
+def test_the_server_iterates_the_steady_loop_for_a_plain_text_answer(
+    path: str, body: dict[str, object], loop: str
+) -> None:
+    # pacing.py Divergence #3 through the middleware: what a WSGI server iterates for a chat or
+    # Anthropic text answer is the pacer's Steady loop (the performance of issue 13 rests on
+    # it); a stream fault wraps the frames, so the general loop sends them.
+    from werkzeug.test import EnvironBuilder
+
+    import sse_mock
+
+    app = sse_mock.create_app({"reply": "one two three four", "delay": 0})
+    environ = EnvironBuilder(path=path, method="POST", json=body,
+                             headers={"Authorization": "Bearer x", "x-api-key": "x"}).get_environ()
+    started: list[str] = []
+    stream = app(environ, lambda status, headers, exc_info=None: started.append(status))
+    try:
+        assert started == ["200 OK"]
+        assert stream.gi_code.co_name == loop  # type: ignore[attr-defined]
+        assert b"".join(stream)
+    finally:
+        stream.close()  # type: ignore[attr-defined]
