@@ -42,7 +42,7 @@ from .dialects.shapes import AnthropicShape, GoogleShape, OllamaShape, OpenAISha
 from .faults import StreamAbort
 from .guard import ControlGuard
 from .journal import Entry, Journal, body_record
-from .pacing import Pacer
+from .pacing import Pacer, tally_ended
 from .quota import Quotas
 from .route_table import build_routes
 from .routes import Answer, Call, Route, status_line
@@ -358,8 +358,8 @@ class SSEMockMiddleware:
             finally:
                 _close(chunks)
         except BaseException as error:
-            instead = tally.ended(entry.events, entry.bytes, error)
-            if instead is error or instead is None:
+            instead = tally_ended(tally, entry.events, entry.bytes, error)
+            if instead is None:
                 raise
             raise instead from None
         tally.ended(entry.events, entry.bytes, None)

@@ -41,7 +41,7 @@ from typing import Protocol
 
 from .dialects.base import Frame, Steady
 
-__all__ = ["FIRST_CHUNK", "HEARTBEAT", "Pacer", "Tally", "Timing"]
+__all__ = ["FIRST_CHUNK", "HEARTBEAT", "Pacer", "Tally", "Timing", "tally_ended"]
 
 #: The first chunk of every stream: a bare comment line, so WSGI servers send the headers at
 #: once (PEP 3333 holds them until the first non-empty write; PROTOCOLS.md §5.4). Not ``retry:``
@@ -175,10 +175,8 @@ class Pacer:
                 yield out
         except BaseException as error:
             # The server closed the stream (GeneratorExit: the client left), or it failed.
-            if tally is None:
-                raise
-            instead = tally.ended(events, sent, error)
-            if instead is error or instead is None:
+            instead = tally_ended(tally, events, sent, error)
+            if instead is None:
                 raise
             raise instead from None
         if tally is not None:
@@ -273,14 +271,25 @@ class Pacer:
                 yield out
         except BaseException as error:
             # The server closed the stream (GeneratorExit: the client left), or it failed.
-            if tally is None:
-                raise
-            instead = tally.ended(events, sent, error)
-            if instead is error or instead is None:
+            instead = tally_ended(tally, events, sent, error)
+            if instead is None:
                 raise
             raise instead from None
         if tally is not None:
             tally.ended(events, sent, None)
+
+
+def tally_ended(
+    tally: Tally | None, events: int, sent: int, error: BaseException
+) -> BaseException | None:
+    """Tell `tally` (if any) that `error` ended its stream after `events` token frames and
+    `sent` bytes: the exception the stream raises in its place, or None when it re-raises
+    `error` itself (a bare ``raise`` keeps its traceback)."""
+    if tally is None:
+        return None
+    instead = tally.ended(events, sent, error)
+    return None if instead is error else instead
+
 
 def _keepalives(
     clock: Callable[[], float],
