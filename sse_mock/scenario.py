@@ -100,22 +100,20 @@ class Scenario:
             prompt, self.state, session, advance=not resume, position=position
         ) if rule is not None else (_DEFAULTS, None)
         # Each value: the request's control, else the rule's, else the configuration's.
-        if controls is NO_CONTROLS:  # most requests: the rule's, else the configuration's
-            interval = cfg.interval if action.interval is None else action.interval
-            ftd = (cfg.first_token_delay if action.first_token_delay is None
-                   else action.first_token_delay)
-            jitter = cfg.jitter if action.jitter is None else action.jitter
-            fault: Fault | None = action.fault
-            should_retry: bool | None = action.should_retry
-            seed = cfg.seed
-        else:
-            interval = _first(controls.delay, action.interval, cfg.interval)
-            ftd = _first(controls.first_token_delay, action.first_token_delay,
-                         cfg.first_token_delay)
-            jitter = _first(controls.jitter, action.jitter, cfg.jitter)
-            fault = _first(controls.fault, action.fault)
-            should_retry = _first(controls.should_retry, action.should_retry)
-            seed = _first(controls.seed, cfg.seed)
+        interval = cfg.interval if action.interval is None else action.interval
+        ftd = cfg.first_token_delay if action.first_token_delay is None else (
+            action.first_token_delay)
+        jitter = cfg.jitter if action.jitter is None else action.jitter
+        fault: Fault | None = action.fault
+        should_retry: bool | None = action.should_retry
+        seed = cfg.seed
+        if controls is not NO_CONTROLS:  # most requests set none
+            interval = _first(controls.delay, interval)
+            ftd = _first(controls.first_token_delay, ftd)
+            jitter = _first(controls.jitter, jitter)
+            fault = _first(controls.fault, fault)
+            should_retry = _first(controls.should_retry, should_retry)
+            seed = _first(controls.seed, seed)
         label = rule.label if rule is not None else (QUEUED if queued is not None else None)
         reply = action.reply
         if reply is None:
