@@ -264,10 +264,17 @@ def _content(env: ChatChunks, n: int, tokens: Sequence[str]) -> list[Frame] | It
     """R2: one content chunk per token (n choices a frame); the JSON around the token is
     rendered once (a list of frames, or for a long answer an iterator: openai_chunks,
     Divergence #3)."""
-    if not tokens:
-        return []
-    return token_frames(tokens, [env.lean_before(i, '"content"') for i in range(n)],
-                        env.lean_after("}"))
+    return token_frames(tokens, *_around_content(env, n)) if tokens else []
+
+
+def _content_bytes(env: ChatChunks, n: int, tokens: Sequence[str]) -> list[bytes]:
+    """:func:`_content`'s chunks as bytes, rendered now (a Steady stream's tokens)."""
+    return token_bytes(tokens, *_around_content(env, n)) if tokens else []
+
+
+def _around_content(env: ChatChunks, n: int) -> tuple[list[bytes], bytes]:
+    """The bytes before a content token in each choice's chunk, and after it."""
+    return [env.lean_before(i, '"content"') for i in range(n)], env.lean_after("}")
 
 
 class OpenAIChatDialect:
@@ -340,9 +347,7 @@ class OpenAIChatDialect:
         role = self._role(env, prompt.n, None)
         last = self._last(reply, prompt, ctx, env, fp)
         if len(tokens) <= openai_chunks.EAGER_PIECES:  # the stream's bytes, rendered now
-            return Steady((role,), token_bytes(
-                tokens, [env.lean_before(i, '"content"') for i in range(prompt.n)],
-                env.lean_after("}")) if tokens else [], last)
+            return Steady((role,), _content_bytes(env, prompt.n, tokens), last)
         return chain((Frame(role),), _content(env, prompt.n, tokens), map(Frame, last))
 
     @staticmethod
